@@ -1,0 +1,76 @@
+"""Course-wide settings: fast mode, data and cache folders, seeding.
+
+Fast mode (``CNNCOURSE_FAST=1``, set by ``make test`` and CI) shrinks epochs and data
+so the whole course runs on a 2-core CPU in minutes. Full mode is the default.
+
+>>> pick(full=12, fast=2) in (12, 2)
+True
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+#: The course repository; notebooks' Colab set-up cells and README links use this URL
+#: (``python -m cnncourse set-repo URL`` rewrites them all for a fork).
+REPO_URL = "https://github.com/cnncourse/cnncourse"
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+#: The repository checkout the package was installed from (None for a wheel install).
+REPO_ROOT = PACKAGE_DIR.parent if (PACKAGE_DIR.parent / "pyproject.toml").exists() else None
+
+
+def fast_mode() -> bool:
+    """True when ``CNNCOURSE_FAST`` is set to 1/true/yes (read at every call)."""
+    value = os.environ.get("CNNCOURSE_FAST", "").strip().lower()
+    if value in ("", "0", "false", "no", "off"):
+        return False
+    if value in ("1", "true", "yes", "on"):
+        return True
+    raise ValueError(f"CNNCOURSE_FAST must be 1 or 0 (or true/false), got {value!r}")
+
+
+def pick(full, fast):
+    """Return ``fast`` in fast mode and ``full`` otherwise, e.g. ``epochs = pick(full=12, fast=2)``."""
+    return fast if fast_mode() else full
+
+
+def mode_name() -> str:
+    """'fast' or 'full', for labelling numbers on screen."""
+    return "fast" if fast_mode() else "full"
+
+
+def data_dir() -> Path:
+    """Folder of the small data the course ships (``CNNCOURSE_DATA_DIR`` overrides)."""
+    if "CNNCOURSE_DATA_DIR" in os.environ:
+        return Path(os.environ["CNNCOURSE_DATA_DIR"]).expanduser()
+    if REPO_ROOT is not None:
+        return REPO_ROOT / "data"
+    return PACKAGE_DIR / "data"
+
+
+def cache_dir() -> Path:
+    """Folder for downloads and generated data, git-ignored (``CNNCOURSE_CACHE_DIR`` overrides).
+
+    In a checkout it is ``cache/`` at the repository root, otherwise ``~/.cache/cnncourse``.
+    The folder is created on first use.
+    """
+    if "CNNCOURSE_CACHE_DIR" in os.environ:
+        path = Path(os.environ["CNNCOURSE_CACHE_DIR"]).expanduser()
+    elif REPO_ROOT is not None:
+        path = REPO_ROOT / "cache"
+    else:
+        path = Path.home() / ".cache" / "cnncourse"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def seed_everything(seed: int = 0) -> int:
+    """Seed Python, NumPy and the Keras backend (``keras.utils.set_random_seed``); returns the seed."""
+    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    return seed

@@ -1,0 +1,86 @@
+"""Where Kaggle credentials come from, without ever reading the secret out loud.
+
+Checked in the order the ``kaggle`` package uses them: ``KAGGLE_USERNAME`` + ``KAGGLE_KEY``,
+``KAGGLE_API_TOKEN``, ``access_token`` and ``kaggle.json`` in ``KAGGLE_CONFIG_DIR`` (default
+``~/.kaggle``), then Colab secrets of the same names.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+COLAB_SECRET_NAMES = ("KAGGLE_USERNAME", "KAGGLE_KEY", "KAGGLE_API_TOKEN")
+
+HOW_TO_GET_CREDENTIALS = (
+    "Kaggle credentials not found. Create an API token at https://www.kaggle.com/settings "
+    "(Account > API > Create New Token), then either put kaggle.json in ~/.kaggle/ "
+    "(chmod 600 ~/.kaggle/kaggle.json), or set KAGGLE_USERNAME and KAGGLE_KEY (or KAGGLE_API_TOKEN) "
+    "in the environment; on Colab add them as secrets (key icon in the left bar) with notebook access on."
+)
+
+
+@dataclass(frozen=True)
+class CredentialSource:
+    """Where credentials were found; ``warning`` flags e.g. a kaggle.json readable by others."""
+
+    kind: str
+    where: str
+    warning: str | None = None
+
+    def __str__(self) -> str:
+        text = f"{self.kind} ({self.where})"
+        return f"{text} - WARNING: {self.warning}" if self.warning else text
+
+
+def kaggle_config_dir() -> Path:
+    """``KAGGLE_CONFIG_DIR`` or ``~/.kaggle``."""
+    return Path(os.environ.get("KAGGLE_CONFIG_DIR", Path.home() / ".kaggle")).expanduser()
+
+
+def _group_or_world_readable(path: Path) -> bool:
+    return os.name == "posix" and bool(path.stat().st_mode & (stat.S_IRGRP | stat.S_IROTH))
+
+
+def _colab_secret(name: str) -> str | None:
+    if "google.colab" not in sys.modules:
+        return None
+    try:
+        from google.colab import userdata  # type: ignore[import-not-found]
+
+        return userdata.get(name)
+    except Exception:  # secret missing or notebook access not granted
+        return None
+
+
+def find_kaggle_credentials(include_colab: bool = True) -> CredentialSource | None:
+    """Return where Kaggle credentials are configured, or None. Never returns the key itself."""
+    if os.environ.get("KAGGLE_USERNAME") and os.environ.get("KAGGLE_KEY"):
+        return CredentialSource("environment", "KAGGLE_USERNAME + KAGGLE_KEY")
+    if os.environ.get("KAGGLE_API_TOKEN"):
+        return CredentialSource("environment", "KAGGLE_API_TOKEN")
+    folder = kaggle_config_dir()
+    for name in ("access_token", "kaggle.json"):
+        path = folder / name
+        if path.is_file():
+            warning = None
+            if _group_or_world_readable(path):
+                warning = f"{path} is readable by other users; run: chmod 600 {path}"
+            return CredentialSource("file", str(path), warning)
+    if include_colab and any(_colab_secret(n) for n in COLAB_SECRET_NAMES):
+        return CredentialSource("Colab secrets", ", ".join(COLAB_SECRET_NAMES))
+    return None
+
+
+def export_colab_secrets() -> list[str]:
+    """Copy Kaggle secrets from Colab's secret store into the environment; returns the names copied."""
+    copied = []
+    for name in COLAB_SECRET_NAMES:
+        value = _colab_secret(name)
+        if value and not os.environ.get(name):
+            os.environ[name] = value
+            copied.append(name)
+    return copied

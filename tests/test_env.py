@@ -1,0 +1,61 @@
+"""Environment report on this machine; Kaggle credentials reported without the secret."""
+
+import json
+import subprocess
+import sys
+
+import keras
+import tensorflow as tf
+
+from cnncourse import credentials, env
+
+SECRET = "0123456789abcdef0123456789abcdef"
+
+
+def test_report_on_this_machine(monkeypatch, tmp_path, capsys):
+    monkeypatch.setenv("KAGGLE_CONFIG_DIR", str(tmp_path))
+    for name in ("KAGGLE_USERNAME", "KAGGLE_KEY", "KAGGLE_API_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    facts = env.report()
+    assert facts["TensorFlow"] == tf.__version__ and facts["Keras"] == keras.__version__
+    assert facts["Keras backend"] == "tensorflow"
+    has_gpu = bool(tf.config.list_physical_devices("GPU"))
+    assert (facts["Accelerators"] == "CPU only") is not has_gpu
+    assert "shipped sample" in facts["Data offline"]
+    assert facts["Kaggle credentials"].startswith("no")
+    printed = capsys.readouterr().out
+    assert "Python" in printed and tf.__version__ in printed
+
+
+def test_credentials_from_environment_never_show_the_key(monkeypatch, tmp_path):
+    monkeypatch.setenv("KAGGLE_CONFIG_DIR", str(tmp_path))
+    monkeypatch.setenv("KAGGLE_USERNAME", "student")
+    monkeypatch.setenv("KAGGLE_KEY", SECRET)
+    facts = env.report(show=False)
+    assert facts["Kaggle credentials"].startswith("yes") and "KAGGLE_KEY" in facts["Kaggle credentials"]
+    assert SECRET not in str(facts)
+
+
+def test_kaggle_json_readable_by_others_is_flagged(monkeypatch, tmp_path):
+    for name in ("KAGGLE_USERNAME", "KAGGLE_KEY", "KAGGLE_API_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("KAGGLE_CONFIG_DIR", str(tmp_path))
+    token = tmp_path / "kaggle.json"
+    token.write_text(json.dumps({"username": "student", "key": SECRET}))
+    token.chmod(0o644)
+    found = credentials.find_kaggle_credentials()
+    assert found.kind == "file" and "chmod 600" in found.warning
+    token.chmod(0o600)
+    assert credentials.find_kaggle_credentials().warning is None
+    assert SECRET not in str(found)
+
+
+def test_cli_env_runs_and_leaks_nothing(tmp_path):
+    run = subprocess.run(
+        [sys.executable, "-m", "cnncourse", "env"], capture_output=True, text=True, timeout=120,
+        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "KAGGLE_USERNAME": "s", "KAGGLE_KEY": SECRET,
+             "TF_CPP_MIN_LOG_LEVEL": "3"},
+    )
+    assert run.returncode == 0, run.stderr
+    assert "Keras backend" in run.stdout and "yes, from environment" in run.stdout
+    assert SECRET not in run.stdout + run.stderr
