@@ -1,0 +1,473 @@
+"""Convolution, padding, stride and pooling by hand, in NumPy (no TensorFlow needed).
+
+What deep-learning frameworks call *convolution* is cross-correlation: slide the kernel over
+the image and take a dot product at every position. :func:`conv2d` computes exactly what
+``tf.nn.conv2d`` and ``keras.layers.Conv2D`` compute (for one image, channels last);
+:func:`conv2d_naive` is the same thing written as plain loops, to read beside the lecture.
+
+>>> image = [[3, 3, 2, 1, 0], [0, 0, 1, 3, 1], [3, 1, 2, 2, 3], [2, 0, 0, 2, 2], [2, 0, 0, 0, 1]]
+>>> conv2d(image, [[0, 1, 2], [2, 2, 0], [0, 1, 2]])
+array([[12, 12, 17],
+       [10, 17, 19],
+       [ 9,  6, 14]])
+>>> output_size(7, 3, stride=2)
+3
+
+Shapes are channels last: an image is (H, W) or (H, W, C); a kernel is (kh, kw) for a 2-D
+image, (kh, kw, C) for one filter on C channels, or (kh, kw, C, K) for K filters (Keras's
+layout). Integer inputs give integer outputs, so the lecture's numbers print as they appear
+on the slides.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+__all__ = [
+    "KERNELS",
+    "ReceptiveField",
+    "avg_pool2d",
+    "conv2d",
+    "conv2d_naive",
+    "convolve2d",
+    "max_pool2d",
+    "max_pool2d_backward",
+    "output_size",
+    "pad",
+    "receptive_field",
+    "relu",
+    "same_padding",
+]
+
+PADDING_MODES = ("valid", "same", "full")
+OUTPUT_SIZE_MODES = ("strict", "floor", "ceil")
+
+
+def _readonly(values, scale=1):
+    array = np.array(values, dtype=float) * scale
+    array.flags.writeable = False
+    return array
+
+
+#: The classic 3x3 and 5x5 image kernels of the lecture slide (read-only arrays). They are
+#: used as cross-correlation kernels (what ``conv2d`` and Keras apply); all of them except
+#: the first edge detector are symmetric, so flipping them (true convolution) changes nothing.
+KERNELS: dict[str, np.ndarray] = {
+    "identity": _readonly([[0, 0, 0], [0, 1, 0], [0, 0, 0]]),
+    "edge_detection_1": _readonly([[1, 0, -1], [0, 0, 0], [-1, 0, 1]]),
+    "edge_detection_2": _readonly([[0, -1, 0], [-1, 4, -1], [0, -1, 0]]),
+    "edge_detection_3": _readonly([[-1, -1, -1], [-1, 8, -1], [-1, -1, -1]]),
+    "sharpen": _readonly([[0, -1, 0], [-1, 5, -1], [0, -1, 0]]),
+    "box_blur": _readonly(np.ones((3, 3)), 1 / 9),
+    "gaussian_blur_3x3": _readonly([[1, 2, 1], [2, 4, 2], [1, 2, 1]], 1 / 16),
+    "gaussian_blur_5x5": _readonly(np.outer([1, 4, 6, 4, 1], [1, 4, 6, 4, 1]), 1 / 256),
+}
+
+
+# --------------------------------------------------------------------------- argument checks
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
+def _int(value, name: str, minimum: int) -> int:
+    if isinstance(value, (float, np.floating)) and not isinstance(value, bool):
+        raise ValueError(f"{name} must be a whole number (an int), got {value!r}")
+    if not _is_int(value):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
+    if value < minimum:
+        raise ValueError(f"{name} must be at least {minimum}, got {value}")
+    return int(value)
+
+
+def _pair(value, name: str, minimum: int = 1) -> tuple[int, int]:
+    """An int or a pair of ints (rows, columns), each at least ``minimum``."""
+    if isinstance(value, (tuple, list, np.ndarray)):
+        if len(value) != 2:
+            raise ValueError(f"{name} must be an int or a pair (rows, columns), got {value!r}")
+        return _int(value[0], f"{name}[0]", minimum), _int(value[1], f"{name}[1]", minimum)
+    n = _int(value, name, minimum)
+    return n, n
+
+
+def _as_image(x, name: str = "x") -> np.ndarray:
+    """x as an (H, W, C) array (a 2-D image gets C = 1)."""
+    if isinstance(x, (str, bytes)) or x is None:
+        raise TypeError(f"{name} must be an array of numbers, got {type(x).__name__}")
+    x = np.asarray(x)
+    if x.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must hold numbers, got an array of dtype {x.dtype}")
+    if x.ndim == 2:
+        x = x[:, :, None]
+    elif x.ndim != 3:
+        raise ValueError(f"{name} must be an image of shape (H, W) or (H, W, C), got shape {x.shape}")
+    if 0 in x.shape:
+        raise ValueError(f"{name} must not be empty, got shape {x.shape}")
+    return x
+
+
+def _as_kernel(kernel, channels: int) -> tuple[np.ndarray, bool]:
+    """kernel as (kh, kw, C, K), and whether the output has a filter axis (4-D kernel)."""
+    if isinstance(kernel, (str, bytes)) or kernel is None:
+        raise TypeError(f"kernel must be an array of numbers, got {type(kernel).__name__}")
+    k = np.asarray(kernel)
+    if k.dtype.kind not in "biuf":
+        raise TypeError(f"kernel must hold numbers, got an array of dtype {k.dtype}")
+    if k.ndim not in (2, 3, 4):
+        raise ValueError(
+            f"kernel must have shape (kh, kw), (kh, kw, C) or (kh, kw, C, K), got shape {k.shape}"
+        )
+    if 0 in k.shape:
+        raise ValueError(f"kernel must not be empty, got shape {k.shape}")
+    has_filter_axis = k.ndim == 4
+    k = k.reshape(k.shape[:2] + (k.shape[2] if k.ndim > 2 else 1, k.shape[3] if k.ndim > 3 else 1))
+    if k.shape[2] != channels:
+        raise ValueError(
+            f"kernel has {k.shape[2]} input channel(s) (shape {np.shape(kernel)}) but the image has "
+            f"{channels}; a kernel must cover every channel of its input"
+        )
+    return k, has_filter_axis
+
+
+def _result_dtype(*arrays) -> np.dtype:
+    dtype = np.result_type(*arrays)
+    if dtype.kind in "biu":
+        return np.dtype(np.int64)
+    return np.result_type(dtype, np.float32)
+
+
+def same_padding(n: int, f: int, stride: int = 1, dilation: int = 1) -> tuple[int, int]:
+    """TensorFlow's "same" padding along one axis: (before, after) zeros.
+
+    The output has ceil(n / stride) positions; the padding needed for that is split with the
+    extra pixel *after* (bottom/right) when the total is odd, exactly as TensorFlow does.
+    With stride > 1 the total depends on n, so it can be asymmetric even for odd kernels:
+
+    >>> same_padding(5, 3, stride=1)
+    (1, 1)
+    >>> same_padding(6, 3, stride=2)
+    (0, 1)
+    """
+    n, f = _int(n, "n", 1), _int(f, "f", 1)
+    stride, dilation = _int(stride, "stride", 1), _int(dilation, "dilation", 1)
+    effective = (f - 1) * dilation + 1
+    out = -(-n // stride)
+    total = max((out - 1) * stride + effective - n, 0)
+    return total // 2, total - total // 2
+
+
+def _padding_widths(padding, shape, kernel_shape, stride, dilation) -> tuple[tuple[int, int], ...]:
+    """((top, bottom), (left, right)) for an int, a pair, explicit widths or a mode name."""
+    if isinstance(padding, str):
+        mode = padding.lower()
+        if mode not in PADDING_MODES:
+            raise ValueError(f"padding must be an int, a pair or one of {PADDING_MODES}, got {padding!r}")
+        if mode == "valid":
+            return (0, 0), (0, 0)
+        if mode == "full":
+            return tuple(((f - 1) * d, (f - 1) * d) for f, d in zip(kernel_shape, dilation, strict=True))
+        return tuple(same_padding(n, f, s, d)
+                     for n, f, s, d in zip(shape, kernel_shape, stride, dilation, strict=True))
+    if isinstance(padding, (tuple, list)) and len(padding) == 2 and all(
+            isinstance(p, (tuple, list)) for p in padding):
+        return tuple(_pair(p, "padding", minimum=0) for p in padding)
+    p_rows, p_cols = _pair(padding, "padding", minimum=0)
+    return (p_rows, p_rows), (p_cols, p_cols)
+
+
+def pad(x, width, value=0):
+    """Surround an (H, W) or (H, W, C) image with ``value`` (zero padding by default).
+
+    ``width`` is an int (same on every side), a pair (rows, columns) or explicit
+    ((top, bottom), (left, right)). Channels are never padded.
+
+    >>> pad(np.ones((7, 7)), 2).shape
+    (11, 11)
+    """
+    image = _as_image(x)
+    if isinstance(width, str):
+        raise TypeError(f"pad width must be an int, a pair or ((top, bottom), (left, right)), got {width!r}")
+    (top, bottom), (left, right) = _padding_widths(width, None, None, None, None)
+    padded = np.pad(image, ((top, bottom), (left, right), (0, 0)), constant_values=value)
+    return padded if np.ndim(x) == 3 else padded[:, :, 0]
+
+
+def relu(x):
+    """Rectified linear unit, max(x, 0) elementwise."""
+    x = np.asarray(x)
+    if x.dtype.kind not in "biuf":
+        raise TypeError(f"relu needs numbers, got an array of dtype {x.dtype}")
+    return np.maximum(x, 0)
+
+
+# --------------------------------------------------------------------------- output size
+
+
+def output_size(n, f, stride=1, padding=0, mode="strict", dilation=1) -> int:
+    """Output length of a convolution or pooling along one axis: (N + 2P - F) / S + 1.
+
+    ``padding`` is an int P or "valid" (P = 0), "full" (P = F - 1) or "same" (TensorFlow's
+    rule: ceil(N / S), whatever the kernel). When S does not divide N + 2P - F the filter
+    does not fit the image evenly, and ``mode`` decides:
+
+    - ``"strict"`` (default): raise a ValueError that shows the arithmetic;
+    - ``"floor"``: drop the positions that would overhang (Keras/TensorFlow "valid");
+    - ``"ceil"``: keep a last, overhanging position (Caffe's and PyTorch's ``ceil_mode``
+      pooling): ceil((N + 2P - F) / S) + 1.
+
+    With ``dilation`` D the kernel spans (F - 1) * D + 1 pixels, which replaces F.
+
+    >>> output_size(7, 3, stride=1), output_size(7, 3, stride=2), output_size(7, 3, padding=1)
+    (5, 3, 7)
+    >>> output_size(7, 3, stride=3, mode="floor"), output_size(7, 3, stride=3, mode="ceil")
+    (2, 3)
+    """
+    n, f = _int(n, "n (input size)", 1), _int(f, "f (filter size)", 1)
+    stride, dilation = _int(stride, "stride", 1), _int(dilation, "dilation", 1)
+    if mode not in OUTPUT_SIZE_MODES:
+        raise ValueError(f"mode must be one of {OUTPUT_SIZE_MODES}, got {mode!r}")
+    span = (f - 1) * dilation + 1
+    if isinstance(padding, str):
+        if padding.lower() not in PADDING_MODES:
+            raise ValueError(f"padding must be an int or one of {PADDING_MODES}, got {padding!r}")
+        if padding.lower() == "same":
+            return -(-n // stride)
+        padding = 0 if padding.lower() == "valid" else span - 1
+    p = _int(padding, "padding", 0)
+    room = n + 2 * p - span
+    what = f"(N + 2P - F) / S + 1 = ({n} + 2*{p} - {span}) / {stride} + 1"
+    if room < 0:
+        raise ValueError(f"the filter ({span} pixels) is larger than the padded input "
+                         f"({n} + 2*{p} = {n + 2 * p} pixels): {what} = {room / stride + 1:.2f}")
+    if room % stride == 0:
+        return room // stride + 1
+    if mode == "strict":
+        raise ValueError(
+            f"the filter does not fit: {what} = {room / stride + 1:.2f} is not a whole number "
+            f"(stride {stride} does not divide {room}). Change the padding or stride, or pass "
+            f"mode='floor' (what Keras does for 'valid': {room // stride + 1}) or "
+            f"mode='ceil' ({-(-room // stride) + 1})"
+        )
+    return room // stride + 1 if mode == "floor" else -(-room // stride) + 1
+
+
+# --------------------------------------------------------------------------- convolution
+
+
+def _prepare(x, kernel, stride, padding, bias, dilation):
+    """Validate and pad: (padded image, (kh, kw, C, K) kernel, strides, dilations, bias, shape info)."""
+    image = _as_image(x)
+    k, has_filter_axis = _as_kernel(kernel, image.shape[2])
+    stride, dilation = _pair(stride, "stride"), _pair(dilation, "dilation")
+    widths = _padding_widths(padding, image.shape[:2], k.shape[:2], stride, dilation)
+    padded = np.pad(image, (*widths, (0, 0)))
+    spans = [(f - 1) * d + 1 for f, d in zip(k.shape[:2], dilation, strict=True)]
+    for axis, name in ((0, "height"), (1, "width")):
+        if spans[axis] > padded.shape[axis]:
+            raise ValueError(
+                f"the kernel ({k.shape[0]}x{k.shape[1]}, spanning {spans[0]}x{spans[1]} pixels) is "
+                f"larger than the padded input ({padded.shape[0]}x{padded.shape[1]}) in {name}"
+            )
+    n_filters = k.shape[3]
+    if bias is None:
+        b = np.zeros(n_filters, dtype=np.int64)
+    else:
+        b = np.asarray(bias)
+        if b.dtype.kind not in "biuf":
+            raise TypeError(f"bias must be a number or an array of numbers, got dtype {b.dtype}")
+        if b.ndim == 0:
+            b = np.full(n_filters, b)
+        elif b.shape != (n_filters,):
+            raise ValueError(f"bias must be a scalar or have one value per filter, shape ({n_filters},), "
+                             f"got shape {b.shape}")
+    dtype = _result_dtype(image, k, b)
+    out_shape = tuple((padded.shape[a] - spans[a]) // stride[a] + 1 for a in (0, 1))
+    return padded, k, stride, dilation, b, dtype, out_shape, has_filter_axis
+
+
+def _finish(out, has_filter_axis):
+    return out if has_filter_axis else out[:, :, 0]
+
+
+def conv2d_naive(x, kernel, stride=1, padding=0, bias=None, dilation=1):
+    """:func:`conv2d` written as plain loops over output rows, columns and filters (for reading).
+
+    Each output value is one dot product: the kernel laid over a window of the padded image,
+    multiplied elementwise and summed, plus the filter's bias.
+    """
+    padded, k, (sh, sw), (dh, dw), b, dtype, (out_h, out_w), has_filter_axis = _prepare(
+        x, kernel, stride, padding, bias, dilation)
+    kh, kw, _, n_filters = k.shape
+    out = np.zeros((out_h, out_w, n_filters), dtype=dtype)
+    for i in range(out_h):                       # output row
+        for j in range(out_w):                   # output column
+            top, left = i * sh, j * sw           # where the window starts in the padded image
+            window = padded[top:top + (kh - 1) * dh + 1:dh, left:left + (kw - 1) * dw + 1:dw, :]
+            for f in range(n_filters):           # one dot product per filter
+                out[i, j, f] = np.sum(window * k[:, :, :, f]) + b[f]
+    return _finish(out, has_filter_axis)
+
+
+def conv2d(x, kernel, stride=1, padding=0, bias=None, dilation=1):
+    """2-D convolution as deep-learning frameworks define it (cross-correlation, kernel not flipped).
+
+    x: (H, W) or (H, W, C). kernel: (kh, kw), (kh, kw, C) or (kh, kw, C, K).
+    Returns (H', W') for a 2-D or 3-D kernel and (H', W', K) for a 4-D kernel.
+
+    stride: int or (rows, columns). padding: an int, a pair (rows, columns),
+    ((top, bottom), (left, right)), or "valid" (none), "same" (TensorFlow's rule, see
+    :func:`same_padding`: output ceil(H / stride), extra pixel bottom/right) or "full"
+    (F - 1 zeros on every side). bias: a number, or one per filter (K,). dilation: spacing
+    between kernel taps (1 = ordinary convolution). When the stride does not divide the
+    padded size the last partial window is dropped, as Keras does.
+
+    Vectorised with im2col: every window is copied into one row of a matrix (H'W' x kh*kw*C),
+    and a single matrix product with the (kh*kw*C x K) kernel gives all outputs at once.
+    """
+    padded, k, (sh, sw), (dh, dw), b, dtype, (out_h, out_w), has_filter_axis = _prepare(
+        x, kernel, stride, padding, bias, dilation)
+    kh, kw, channels, n_filters = k.shape
+    windows = sliding_window_view(padded, ((kh - 1) * dh + 1, (kw - 1) * dw + 1), axis=(0, 1))
+    windows = windows[::sh, ::sw, :, ::dh, ::dw][:out_h, :out_w]   # (H', W', C, kh, kw)
+    columns = windows.transpose(0, 1, 3, 4, 2).reshape(out_h * out_w, kh * kw * channels)
+    weights = k.reshape(kh * kw * channels, n_filters)
+    out = columns.astype(dtype, copy=False) @ weights.astype(dtype, copy=False)
+    out = out.reshape(out_h, out_w, n_filters) + b.astype(dtype, copy=False)
+    return _finish(out, has_filter_axis)
+
+
+def convolve2d(x, kernel, stride=1, padding=0, bias=None, dilation=1):
+    """Mathematical convolution: :func:`conv2d` with the kernel flipped in both spatial axes.
+
+    (f * g)(t) = sum over tau of f(tau) g(t - tau): the kernel is read backwards. For
+    ``padding="full"`` and ``"valid"`` this equals ``scipy.signal.convolve2d(x, kernel, mode)``.
+    For ``"same"`` with an odd kernel too; with an even kernel TensorFlow's "same" padding puts
+    the extra zero at the bottom/right while SciPy centres the other way, one pixel apart.
+    """
+    k = np.asarray(kernel)
+    if k.ndim not in (2, 3, 4):
+        raise ValueError(f"kernel must have shape (kh, kw), (kh, kw, C) or (kh, kw, C, K), got shape {k.shape}")
+    return conv2d(x, k[::-1, ::-1], stride=stride, padding=padding, bias=bias, dilation=dilation)
+
+
+# --------------------------------------------------------------------------- pooling
+
+
+def _pool_windows(x, size, stride, padding, fill):
+    """(windows (H', W', C, ph, pw), valid-mask windows or None, image (H, W, C), widths)."""
+    image = _as_image(x)
+    size = _pair(size, "size")
+    stride = size if stride is None else _pair(stride, "stride")
+    if not isinstance(padding, str) or padding.lower() not in ("valid", "same"):
+        raise ValueError(f"pooling padding must be 'valid' or 'same', got {padding!r}")
+    widths = _padding_widths(padding, image.shape[:2], size, stride, (1, 1))
+    for axis, name in ((0, "height"), (1, "width")):
+        if size[axis] > image.shape[axis] + sum(widths[axis]):
+            raise ValueError(f"pool size {size} is larger than the input {image.shape[:2]} in {name}")
+    padded = np.pad(image, (*widths, (0, 0)), constant_values=fill)
+    windows = sliding_window_view(padded, size, axis=(0, 1))[::stride[0], ::stride[1]]
+    out_h = (padded.shape[0] - size[0]) // stride[0] + 1
+    out_w = (padded.shape[1] - size[1]) // stride[1] + 1
+    return windows[:out_h, :out_w], image, widths, size, stride
+
+
+def max_pool2d(x, size=2, stride=None, padding="valid"):
+    """Max pooling of an (H, W) or (H, W, C) image, each channel on its own (like keras MaxPooling2D).
+
+    size and stride: int or (rows, columns); stride defaults to size (non-overlapping windows).
+    padding: "valid" (drop windows that overhang) or "same" (TensorFlow's rule; padded
+    positions never win).
+
+    >>> max_pool2d([[1, 2, 0, 1], [3, 4, 1, 0], [0, 0, 5, 6], [1, 0, 7, 8]])
+    array([[4, 1],
+           [1, 8]])
+    """
+    image = _as_image(x)
+    fill = -np.inf if image.dtype.kind == "f" else np.iinfo(np.int64).min
+    if image.dtype.kind in "biu":
+        image = image.astype(np.int64)
+    windows, *_ = _pool_windows(image, size, stride, padding, fill)
+    out = windows.max(axis=(-2, -1))
+    return out if np.ndim(x) == 3 else out[:, :, 0]
+
+
+def avg_pool2d(x, size=2, stride=None, padding="valid"):
+    """Average pooling (like keras AveragePooling2D). With "same" padding each window is averaged
+    over the pixels it really covers (padded zeros are not counted), as TensorFlow does."""
+    windows, image, widths, size_, stride_ = _pool_windows(x, size, stride, padding, 0)
+    sums = windows.astype(_result_dtype(image, np.float32), copy=False).sum(axis=(-2, -1))
+    ones = np.ones(image.shape[:2] + (1,))
+    counts, *_ = _pool_windows(ones, size_, stride_, padding, 0)
+    out = sums / counts.sum(axis=(-2, -1))
+    return out if np.ndim(x) == 3 else out[:, :, 0]
+
+
+def max_pool2d_backward(x, grad_out, size=2, stride=None, padding="valid"):
+    """Gradient of :func:`max_pool2d` with respect to its input.
+
+    Each upstream gradient ``grad_out[i, j]`` goes to the one input pixel that was the maximum
+    of window (i, j) (the first one, reading row by row, if several tie, as TensorFlow does);
+    every other pixel of the window gets 0. When windows overlap (stride < size) a pixel that
+    wins several windows receives the sum of their gradients.
+    """
+    image = _as_image(x)
+    fill = -np.inf if image.dtype.kind == "f" else np.iinfo(np.int64).min
+    if image.dtype.kind in "biu":
+        image = image.astype(np.int64)
+    windows, _, widths, size, stride = _pool_windows(image, size, stride, padding, fill)
+    out_h, out_w, channels = windows.shape[:3]
+    grad = _as_image(grad_out, "grad_out")
+    if grad.shape != (out_h, out_w, channels):
+        expected = (out_h, out_w, channels) if np.ndim(x) == 3 else (out_h, out_w)
+        raise ValueError(f"grad_out must have the pooled output's shape {expected}, got {np.shape(grad_out)}")
+    winner = windows.reshape(out_h, out_w, channels, -1).argmax(axis=-1)   # first maximum
+    rows = np.arange(out_h)[:, None, None] * stride[0] + winner // size[1] - widths[0][0]
+    cols = np.arange(out_w)[None, :, None] * stride[1] + winner % size[1] - widths[1][0]
+    chans = np.broadcast_to(np.arange(channels), winner.shape)
+    dx = np.zeros(image.shape, dtype=_result_dtype(grad))
+    np.add.at(dx, (rows, cols, chans), grad)
+    return dx if np.ndim(x) == 3 else dx[:, :, 0]
+
+
+# --------------------------------------------------------------------------- receptive field
+
+
+class ReceptiveField(NamedTuple):
+    """After one layer: how many input pixels one output sees (size), and how far apart in
+    input pixels two neighbouring outputs are (jump, the effective stride)."""
+
+    size: int
+    jump: int
+
+
+def receptive_field(layers) -> list[ReceptiveField]:
+    """Receptive field and jump after each layer of a stack of convolutions / poolings.
+
+    ``layers``: a list of (kernel, stride) or (kernel, stride, dilation). Padding does not
+    change the receptive field. With r the receptive field and j the jump so far (both 1 on
+    the input): r += (span - 1) * j, where span = (kernel - 1) * dilation + 1; then j *= stride.
+
+    >>> receptive_field([(3, 2), (3, 2)])
+    [ReceptiveField(size=3, jump=2), ReceptiveField(size=7, jump=4)]
+    >>> [r.size for r in receptive_field([(3, 1)] * 3)]
+    [3, 5, 7]
+    """
+    if isinstance(layers, (str, bytes)) or not hasattr(layers, "__iter__"):
+        raise TypeError(f"layers must be a list of (kernel, stride[, dilation]) tuples, got {layers!r}")
+    size, jump, result = 1, 1, []
+    for index, layer in enumerate(layers):
+        if not isinstance(layer, (tuple, list)) or len(layer) not in (2, 3):
+            raise ValueError(f"layer {index} must be (kernel, stride) or (kernel, stride, dilation), "
+                             f"got {layer!r}")
+        kernel = _int(layer[0], f"layer {index} kernel", 1)
+        stride = _int(layer[1], f"layer {index} stride", 1)
+        dilation = _int(layer[2], f"layer {index} dilation", 1) if len(layer) == 3 else 1
+        size += ((kernel - 1) * dilation) * jump
+        jump *= stride
+        result.append(ReceptiveField(size, jump))
+    return result
+
