@@ -107,3 +107,172 @@ def show_images(images, labels=None, predictions=None, class_names=None, ncols: 
     fig.tight_layout()
     plt.close(fig)
     return fig
+
+
+def _confusion_counts(y_true, y_pred, num_classes: int) -> np.ndarray:
+    """Counts ``m[i, j]`` of examples of true class i predicted as class j."""
+    matrix = np.zeros((num_classes, num_classes), dtype=np.int64)
+    np.add.at(matrix, (y_true, y_pred), 1)
+    return matrix
+
+
+def plot_confusion_matrix(y_true, y_pred, class_names=None, normalize: bool = False,
+                          title: str | None = None):
+    """Confusion matrix as a plotly heatmap: rows are true classes, columns predicted ones.
+
+    ``y_pred`` is class indices or an (n, classes) array of probabilities (``model.predict``
+    output; its argmax is taken). With ``normalize=True`` each row is divided by its total, so
+    the diagonal reads as the recall of each class. The counts are in ``fig.data[0].z``.
+    """
+    import plotly.graph_objects as go
+
+    y_true = np.asarray(y_true)
+    y_pred = np.asarray(y_pred)
+    if y_pred.ndim == 2:
+        y_pred = y_pred.argmax(axis=1)
+    if y_true.ndim != 1 or y_pred.ndim != 1 or len(y_true) != len(y_pred) or len(y_true) == 0:
+        raise ValueError(f"y_true and y_pred must hold the same non-zero number of class indices, got shapes {y_true.shape} and {y_pred.shape}")
+    if not (np.issubdtype(y_true.dtype, np.integer) and np.issubdtype(y_pred.dtype, np.integer)):
+        raise TypeError(f"class indices must be integers, got {y_true.dtype} and {y_pred.dtype}")
+    if min(y_true.min(), y_pred.min()) < 0:
+        raise ValueError("class indices must be non-negative")
+    num_classes = int(max(y_true.max(), y_pred.max())) + 1
+    if class_names is not None:
+        if len(class_names) < num_classes:
+            raise ValueError(f"{len(class_names)} class names for class indices up to {num_classes - 1}")
+        num_classes = len(class_names)
+    names = [str(c) for c in (class_names if class_names is not None else range(num_classes))]
+    counts = _confusion_counts(y_true, y_pred, num_classes)
+    if normalize:
+        totals = counts.sum(axis=1, keepdims=True)
+        z = np.divide(counts, totals, out=np.zeros(counts.shape), where=totals > 0)
+        text, hover = np.vectorize(lambda v: f"{v:.2f}")(z), "true %{y}, predicted %{x}: %{z:.1%}"
+    else:
+        z, text, hover = counts, counts.astype(str), "true %{y}, predicted %{x}: %{z} examples"
+    fig = go.Figure(go.Heatmap(z=z, x=names, y=names, text=text, texttemplate="%{text}",
+                               colorscale="Blues", hovertemplate=hover + "<extra></extra>"))
+    accuracy = np.trace(counts) / counts.sum()
+    fig.update_layout(title=title or f"Confusion matrix (accuracy {accuracy:.2%})",
+                      xaxis={"title": "predicted", "type": "category"},
+                      yaxis={"title": "true", "type": "category", "autorange": "reversed"},
+                      width=520, height=480)
+    return fig
+
+
+def _first_conv_kernel(source):
+    """The kernel (kh, kw, in, out) of a Conv2D layer, of a model's first Conv2D, or an array."""
+    if hasattr(source, "layers"):
+        for layer in source.layers:
+            if hasattr(layer, "layers") and layer.layers:
+                try:
+                    return _first_conv_kernel(layer)
+                except ValueError:
+                    continue
+            if type(layer).__name__ == "Conv2D":
+                return _first_conv_kernel(layer)
+        raise ValueError(f"model {source.name!r} has no Conv2D layer")
+    if hasattr(source, "kernel"):
+        return np.asarray(source.kernel)
+    kernel = np.asarray(source)
+    if kernel.ndim != 4:
+        raise ValueError(f"expected a Conv2D layer, a model or a kernel array (kh, kw, in, out), got shape {kernel.shape}")
+    return kernel
+
+
+def plot_filters(source, channel: int = 0, ncols: int = 8, size: float = 1.0, cmap: str = "RdBu_r",
+                 title: str | None = None):
+    """The kernels of a convolution layer as a grid of small images (matplotlib).
+
+    ``source``: a Conv2D layer, a model (its first Conv2D layer) or a kernel array of shape
+    (height, width, in_channels, filters). Kernels over 3 input channels are drawn as colour
+    images (each filter scaled to [0, 1]); otherwise the slice for input ``channel`` is drawn
+    with one symmetric colour scale for all filters (red positive, blue negative, white zero).
+    """
+    import matplotlib.pyplot as plt
+
+    kernel = _first_conv_kernel(source)
+    kh, kw, cin, cout = kernel.shape
+    if not 0 <= channel < cin:
+        raise ValueError(f"channel must be in [0, {cin}), got {channel}")
+    if ncols < 1:
+        raise ValueError(f"ncols must be at least 1, got {ncols}")
+    ncols = min(ncols, cout)
+    nrows = -(-cout // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows), squeeze=False)
+    limit = float(np.abs(kernel[:, :, channel, :]).max()) or 1.0
+    for ax in axes.flat:
+        ax.axis("off")
+    for i, ax in enumerate(axes.flat[:cout]):
+        if cin == 3:
+            rgb = kernel[:, :, :, i]
+            span = rgb.max() - rgb.min()
+            ax.imshow((rgb - rgb.min()) / span if span > 0 else np.zeros_like(rgb))
+        else:
+            ax.imshow(kernel[:, :, channel, i], cmap=cmap, vmin=-limit, vmax=limit)
+        ax.set_title(str(i), fontsize=7)
+    fig.suptitle(title or f"{cout} filters of {kh}x{kw}" + (f" (input channel {channel})" if cin not in (1, 3) else ""))
+    fig.tight_layout()
+    plt.close(fig)
+    return fig
+
+
+def plot_feature_maps(model, image, layer_names=None, max_maps: int = 8, size: float = 1.1,
+                      cmap: str = "viridis"):
+    """Activations of chosen layers for one image: one row per layer, its first ``max_maps`` maps.
+
+    ``image``: (H, W), (H, W, C) or (1, H, W, C), scaled as the model expects. ``layer_names``
+    defaults to every Conv2D and pooling layer. Each map has its own colour scale (bright =
+    strongly active). The activations themselves are in ``fig.activations`` ({layer: array}).
+    """
+    import keras
+    import matplotlib.pyplot as plt
+
+    if not hasattr(model, "layers") or not getattr(model, "inputs", None):
+        raise TypeError(f"expected a built keras Model (starting with keras.Input), got {type(model).__name__}")
+    x = np.asarray(image, dtype="float32")
+    expected = tuple(model.inputs[0].shape[1:])
+    if x.ndim == len(expected) - 1:
+        x = x[..., None]
+    if x.ndim == len(expected):
+        x = x[None]
+    if x.shape[0] != 1 or tuple(x.shape[1:]) != expected:
+        raise ValueError(f"image must have the model's input shape {expected} (one image), got {np.shape(image)}")
+    if layer_names is None:
+        layer_names = [layer.name for layer in model.layers
+                       if "Conv" in type(layer).__name__ or "Pooling2D" in type(layer).__name__]
+    if isinstance(layer_names, str):
+        layer_names = [layer_names]
+    if not layer_names:
+        raise ValueError("no layers to show: pass layer_names")
+    if max_maps < 1:
+        raise ValueError(f"max_maps must be at least 1, got {max_maps}")
+    known = [layer.name for layer in model.layers]
+    missing = [name for name in layer_names if name not in known]
+    if missing:
+        raise ValueError(f"no layer named {missing} in {model.name!r}; its layers are {known}")
+    if len(model.inputs) != 1:
+        raise ValueError(f"plot_feature_maps needs a model with one input, {model.name!r} has {len(model.inputs)}")
+    extractor = keras.Model(model.inputs[0], [model.get_layer(name).output for name in layer_names])
+    outputs = extractor(x, training=False)
+    outputs = list(outputs) if isinstance(outputs, (list, tuple)) else [outputs]
+    activations = {name: np.asarray(out)[0] for name, out in zip(layer_names, outputs, strict=True)}
+    for name, act in activations.items():
+        if act.ndim != 3:
+            raise ValueError(f"layer {name!r} does not output feature maps (H, W, C): its output is {act.shape}")
+    ncols = min(max_maps, max(a.shape[-1] for a in activations.values()))
+    fig, axes = plt.subplots(len(layer_names), ncols, figsize=(size * ncols, size * len(layer_names) * 1.1),
+                             squeeze=False)
+    for row, (name, act) in enumerate(activations.items()):
+        for col in range(ncols):
+            ax = axes[row, col]
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if col < act.shape[-1]:
+                ax.imshow(act[:, :, col], cmap=cmap)
+            else:
+                ax.axis("off")
+        axes[row, 0].set_ylabel(f"{name}\n{act.shape[0]}x{act.shape[1]}x{act.shape[2]}", fontsize=8)
+    fig.tight_layout()
+    fig.activations = activations
+    plt.close(fig)
+    return fig
