@@ -113,14 +113,31 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_lab)
 
     p = sub.add_parser("assign", help="write student versions of the notebooks")
-    p.add_argument("--out", type=Path, default=Path("build/student"))
+    p.add_argument("notebooks", nargs="*", type=Path, help="only these course notebooks (default: all)")
+    p.add_argument("--out", type=Path, default=Path("build/student"),
+                   help="student notebooks, same relative paths (default: build/student)")
+    p.add_argument("--instructor-out", type=Path, default=None,
+                   help="folder for the instructor's test bundle hidden_tests.json "
+                        "(default: 'instructor' next to --out, e.g. build/instructor)")
     p.set_defaults(func=_assign)
 
     p = sub.add_parser("grade", help="grade submitted notebooks")
-    p.add_argument("submissions", nargs="+", type=Path)
+    p.add_argument("submissions", nargs="+", type=Path, help="submitted .ipynb files (folders: every .ipynb inside)")
     p.add_argument("--out", type=Path, default=Path("grades.csv"))
-    p.add_argument("--timeout", type=int, default=600, help="seconds per cell")
-    p.add_argument("-j", "--jobs", type=int, default=1)
+    p.add_argument("--timeout", type=int, default=600, help="seconds per cell (default: 600)")
+    p.add_argument("--total-timeout", type=int, default=3600,
+                   help="seconds per submission, all cells together (default: 3600)")
+    p.add_argument("-j", "--jobs", type=int, default=1, help="submissions graded in parallel")
+    p.add_argument("--feedback", type=Path, default=None,
+                   help="folder for one feedback file per submission (default: feedback/ next to --out)")
+    p.add_argument("--tests", type=Path, default=None,
+                   help="instructor tests: a hidden_tests.json bundle from `assign` or a folder of "
+                        "instructor notebooks (default: this checkout's notebooks)")
+    p.add_argument("--fast", action="store_true", help="execute submissions in fast mode (CNNCOURSE_FAST=1)")
+    p.add_argument("--isolate-cache", action="store_true",
+                   help="give each submission its own empty CNNCOURSE_CACHE_DIR (default: the shared cache)")
+    p.add_argument("--keep-executed", type=Path, default=None, metavar="DIR",
+                   help="also save the executed notebooks here (instructor only: they contain the hidden tests)")
     p.set_defaults(func=_grade)
 
     p = sub.add_parser("set-repo", help="point Colab links and set-up cells at another repository")

@@ -1,0 +1,119 @@
+"""Where the grader gets the instructor's exercises: the repository's notebooks or a test bundle.
+
+``python -m cnncourse assign`` writes the bundle (``build/instructor/hidden_tests.json`` next to
+``build/student/``): for every course notebook its exercises with the complete instructor test
+cells (visible and hidden tests). The grader reads the bundle or, by default, the instructor
+notebooks of the checkout, which are the single source of truth.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cnncourse.grading.exercises import Exercise, find_exercises
+
+BUNDLE_FORMAT = 1
+BUNDLE_NAME = "hidden_tests.json"
+
+
+@dataclass
+class CourseNotebook:
+    """One instructor notebook as the grader needs it."""
+
+    name: str  #: file stem, e.g. "lab3_pneumonia"
+    path: str  #: relative to the course root, e.g. "labs/lab3_pneumonia.ipynb"
+    exercises: list[Exercise] = field(default_factory=list)
+    folder: Path | None = None  #: the instructor notebook's folder (its assets are copied from there)
+    sha256: str = ""
+
+    @property
+    def max_points(self) -> float:
+        return sum(e.points for e in self.exercises)
+
+
+def read_notebook(path: Path):
+    import nbformat
+
+    return nbformat.read(str(path), as_version=4)
+
+
+def course_notebook(path: Path, root: Path | None = None) -> CourseNotebook:
+    """Parse one instructor notebook (ExerciseFormatError if its markers are broken)."""
+    path = Path(path)
+    rel = path.relative_to(root).as_posix() if root is not None else path.name
+    nb = read_notebook(path)
+    return CourseNotebook(path.stem, rel, find_exercises(nb, path.stem), path.parent,
+                          hashlib.sha256(path.read_bytes()).hexdigest())
+
+
+def _notebooks_in(folder: Path) -> list[Path]:
+    found = [p for sub in ("notebooks", "labs") for p in sorted((folder / sub).glob("*.ipynb"))]
+    return found or sorted(folder.glob("*.ipynb"))
+
+
+def load_course(source: Path | None = None) -> dict[str, CourseNotebook]:
+    """Instructor exercises by notebook name, from a bundle (.json), a folder, or the checkout (None)."""
+    from cnncourse import config
+
+    if source is None:
+        if config.REPO_ROOT is None:
+            raise FileNotFoundError("No course checkout here: pass --tests build/instructor/hidden_tests.json "
+                                    "(written by `python -m cnncourse assign`) or a folder of instructor notebooks.")
+        source = config.REPO_ROOT
+    source = Path(source)
+    if source.is_file() and source.suffix == ".json":
+        return read_bundle(source)
+    if source.is_dir():
+        root = source
+        paths = _notebooks_in(source)
+    elif source.is_file() and source.suffix == ".ipynb":
+        root, paths = source.parent, [source]
+    else:
+        raise FileNotFoundError(f"expected a {BUNDLE_NAME} bundle, a folder of notebooks or an .ipynb file, "
+                                f"got {str(source)!r}")
+    course = {}
+    for path in paths:
+        item = course_notebook(path, root)
+        if item.exercises:
+            course[item.name] = item
+    if not course:
+        raise FileNotFoundError(f"no notebook with exercises under {source}")
+    return course
+
+
+def write_bundle(course: dict[str, CourseNotebook], path: Path) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = {
+        "format": BUNDLE_FORMAT,
+        "about": "Instructor-only: the complete test cells (visible and hidden tests) of every exercise. "
+                 "Do not give this file to students. Grade with: python -m cnncourse grade SUBMISSIONS "
+                 f"--tests {path.name}",
+        "notebooks": {name: {"path": nb.path, "sha256": nb.sha256,
+                             "exercises": [e.to_json() for e in nb.exercises]}
+                      for name, nb in course.items()},
+    }
+    path.write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    return path
+
+
+def read_bundle(path: Path) -> dict[str, CourseNotebook]:
+    from cnncourse import config
+
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        if data.get("format") != BUNDLE_FORMAT:
+            raise ValueError(f"format {data.get('format')!r}, expected {BUNDLE_FORMAT}")
+        course = {}
+        for name, item in data["notebooks"].items():
+            folder = None
+            if config.REPO_ROOT is not None and (config.REPO_ROOT / item["path"]).exists():
+                folder = (config.REPO_ROOT / item["path"]).parent
+            course[name] = CourseNotebook(name, item["path"], [Exercise.from_json(e) for e in item["exercises"]],
+                                          folder, item.get("sha256", ""))
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ValueError(f"{path} is not a test bundle written by `python -m cnncourse assign` ({exc})") from exc
+    return course

@@ -1,0 +1,341 @@
+"""Exercises, student versions and grading.
+
+The mechanics are tested on small synthetic notebooks (a kernel start each, no TensorFlow) and
+on notebook 00 (instructor and student version graded for real). For the other course notebooks
+the tests are static and cheap: the format is valid, the student versions leak nothing, and the
+grader re-inserts exactly the instructor's cells, so grading an instructor notebook executes what
+nbval executes in `make test`. Grading every real notebook for real takes minutes; it runs with
+CNNCOURSE_GRADE_ALL=1 (see docs/instructors.md for the measured cost).
+"""
+
+import csv
+import json
+import os
+import re
+import time
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+from cnncourse import cli, config, course
+from cnncourse.grading import (
+    ExerciseFormatError,
+    GradeSettings,
+    assign,
+    check_format,
+    find_exercises,
+    find_leaks,
+    grade_submissions,
+    load_course,
+    make_student_version,
+    untested_exercises,
+)
+from cnncourse.grading import grade as grade_module
+from cnncourse.grading.exercises import student_source
+from cnncourse.grading.exercises import tests_header as _tests_header
+
+NOTEBOOKS = course.course_notebooks()
+LECTURES = [p for p in NOTEBOOKS if p.parent.name == "notebooks" and re.match(r"0[1-8]_", p.name)]
+LABS = [p for p in NOTEBOOKS if p.parent.name == "labs"]
+
+DOUBLE_SOLUTION = "# Exercise syn-1\ndef double(x):\n    ### BEGIN SOLUTION\n    return 2 * x\n    ### END SOLUTION"
+DOUBLE_TESTS = ("# Tests: exercise syn-1 (1 point)\nassert double(2) == 4, 'double(2) should be 4'\n"
+                "### BEGIN HIDDEN TESTS\nassert double(-3) == -6, 'the secret hidden message'\n### END HIDDEN TESTS")
+ROOT_SOLUTION = "# Exercise syn-2\n### BEGIN SOLUTION\nroot = math.sqrt(2)\n### END SOLUTION\nprint(root)"
+ROOT_TESTS = ("# Tests: exercise syn-2 (2 points)\nassert root > 1\n### BEGIN HIDDEN TESTS\n"
+              "assert abs(root - 1.4142135623730951) < 1e-12\n### END HIDDEN TESTS")
+
+
+def synthetic_notebook():
+    nb = new_notebook(cells=[
+        new_markdown_cell("# 99 · Synthetic\nA notebook made up for the tests."),
+        new_code_cell("import math\nprint('set up')", execution_count=1,
+                      outputs=[nbformat.v4.new_output("stream", text="set up\n")]),
+        new_markdown_cell("### Exercise syn-1 — Double it (1 point)\nWrite `double(x)`."),
+        new_code_cell(DOUBLE_SOLUTION),
+        new_code_cell(DOUBLE_TESTS),
+        new_markdown_cell("### Exercise syn-2 — Square root of two (2 points)"),
+        new_code_cell(ROOT_SOLUTION),
+        new_code_cell(ROOT_TESTS),
+    ])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    for index, cell in enumerate(nb.cells):
+        cell.id = f"cell-{index}"  # fixed ids, like a notebook saved and reopened
+    return nb
+
+
+@pytest.fixture
+def synthetic_course(tmp_path):
+    """A one-notebook course in tmp_path/repo/notebooks, loaded as the grader sees it."""
+    folder = tmp_path / "repo" / "notebooks"
+    folder.mkdir(parents=True)
+    nbformat.write(synthetic_notebook(), folder / "99_synthetic.ipynb")
+    return load_course(tmp_path / "repo")
+
+
+def variant(path, *, double=None, root=None, extra=None, tests=None, first_line=None):
+    """A submission: the student version with some answers filled in (or mangled)."""
+    nb = make_student_version(synthetic_notebook(), "99_synthetic")
+    if double is not None:
+        nb.cells[3].source = "# Exercise syn-1\n" + double
+    if root is not None:
+        nb.cells[6].source = "# Exercise syn-2\n" + root
+    if tests is not None:
+        nb.cells[4].source = tests
+    if first_line is not None:
+        nb.cells[3].source = first_line + "\n" + nb.cells[3].source.split("\n", 1)[1]
+    if extra is not None:
+        nb.cells.insert(2, new_code_cell(extra))
+    nbformat.write(nb, path)
+    return path
+
+
+GOOD = {"double": "def double(x):\n    return x + x", "root": "root = 2 ** 0.5"}
+
+
+def read_grades(path):
+    with open(path, newline="", encoding="utf-8") as f:
+        return {row["submission"]: row for row in csv.DictReader(f)}
+
+
+# ----------------------------------------------------------------------------- format and student version
+
+def test_exercises_are_found_with_ids_points_and_titles():
+    exercises = find_exercises(synthetic_notebook(), "99_synthetic")
+    assert [(e.id, e.points, e.title) for e in exercises] == [
+        ("syn-1", 1, "syn-1 — Double it"), ("syn-2", 2, "syn-2 — Square root of two")]
+    assert "the secret hidden message" in exercises[0].tests_source
+
+
+@pytest.mark.parametrize("index, source, message", [
+    (3, "# Exercise syn-1\n### BEGIN SOLUTION\nx = 1", "never closed"),
+    (3, "# Exercise syn-1\nx = 1\n### END SOLUTION", "without a"),
+    (3, "# Exercise syn-1\n## BEGIN SOLUTION\nx = 1\n### END SOLUTION", "not an exact marker"),
+    (3, "# Exercise syn-1\nx = 1", "has no '### BEGIN SOLUTION'"),
+    (3, "# Exercise syn-2\n### BEGIN SOLUTION\nx = 1\n### END SOLUTION", "already used"),
+    (4, "# Tests: exercise syn-1 (3 points)\nassert True", "3 points in its test cell but 1"),
+    (4, "# Tests: exercise syn-9 (1 point)\nassert True", "no '# Exercise syn-9' cell before it"),
+    (4, "# Tests: exercise syn-1 (1 point)\n### BEGIN SOLUTION\nx = 1\n### END SOLUTION", "belong in the exercise cell"),
+    (4, "# Tests: exercise syn-1 (1 point)\n### BEGIN HIDDEN TESTS\nassert x", "never closed"),
+    (4, "# Tests for exercise syn-1 (1 point)\nassert True", "looks like a test header"),
+    (1, "### BEGIN HIDDEN TESTS\nassert True\n### END HIDDEN TESTS", "neither"),
+])
+def test_broken_markers_are_reported_with_cell_and_reason(index, source, message):
+    nb = synthetic_notebook()
+    nb.cells[index].source = source
+    errors = check_format(nb, "99_synthetic").errors
+    assert any(message in e for e in errors) and any(f"cell {index}" in e for e in errors), errors
+    with pytest.raises(ExerciseFormatError, match="breaks the exercise format"):
+        make_student_version(nb, "99_synthetic")
+
+
+def test_student_version_stubs_solutions_drops_hidden_tests_keeps_the_rest():
+    instructor = synthetic_notebook()
+    student = make_student_version(instructor, "99_synthetic")
+    assert student.cells[3].source == ("# Exercise syn-1\ndef double(x):\n    # YOUR CODE HERE\n"
+                                       "    raise NotImplementedError()")
+    assert student.cells[6].source == "# Exercise syn-2\n# YOUR CODE HERE\nraise NotImplementedError()\nprint(root)"
+    assert student.cells[4].source == "# Tests: exercise syn-1 (1 point)\nassert double(2) == 4, 'double(2) should be 4'"
+    for before, after in zip(instructor.cells, student.cells, strict=True):
+        assert after.get("id") == before.get("id") and after.cell_type == before.cell_type
+        if before.cell_type == "code":
+            assert after.outputs == [] and after.execution_count is None
+        if "###" not in before.source:
+            assert after.source == before.source
+    assert student.metadata["kernelspec"] == instructor.metadata["kernelspec"]
+    assert instructor.cells[1].outputs, "the instructor notebook itself is not modified"
+    text = nbformat.writes(student)
+    assert find_leaks(instructor, text) == []
+    assert "secret hidden message" not in text and "math.sqrt(2)" not in text and "2 * x" not in text
+    assert find_leaks(instructor, nbformat.writes(instructor)), "the leak scan finds what is there"
+
+
+def test_markdown_answers_are_stubbed_too():
+    cell = new_markdown_cell("Why?\n### BEGIN SOLUTION\nBecause weights are shared.\n### END SOLUTION")
+    assert student_source(cell) == "Why?\nYOUR ANSWER HERE"
+
+
+def test_assign_writes_student_notebooks_and_a_separate_bundle(tmp_path):
+    folder = tmp_path / "repo" / "notebooks"
+    folder.mkdir(parents=True)
+    nbformat.write(synthetic_notebook(), folder / "99_synthetic.ipynb")
+    broken = synthetic_notebook()
+    broken.cells[3].source = "# Exercise syn-1\n### BEGIN SOLUTION\nsecret_answer = 42"
+    nbformat.write(broken, folder / "98_broken.ipynb")
+    out = tmp_path / "build" / "student"
+    result = assign(sorted(folder.glob("*.ipynb")), tmp_path / "repo", out)
+    assert [p.relative_to(out).as_posix() for p in result.student_files] == ["notebooks/99_synthetic.ipynb"]
+    assert any("98_broken" in p and "never closed" in p for p in result.problems)
+    assert result.bundle == tmp_path / "build" / "instructor" / "hidden_tests.json"
+    bundle = json.loads(result.bundle.read_text())
+    assert "the secret hidden message" in json.dumps(bundle)
+    everything = "".join(p.read_text() for p in out.rglob("*") if p.is_file())
+    assert "secret" not in everything and "math.sqrt(2)" not in everything
+    with pytest.raises(ValueError, match="must not go inside the student folder"):
+        assign([folder / "99_synthetic.ipynb"], tmp_path / "repo", out, instructor_out=out / "x")
+
+
+# ----------------------------------------------------------------------------- the course's own notebooks (static, cheap)
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_course_notebook_follows_the_exercise_format(path):
+    nb = nbformat.read(path, as_version=4)
+    assert check_format(nb, path.stem).errors == []
+    exercises = find_exercises(nb, path.stem)
+    minimum = 5 if path.parent.name == "labs" else 2
+    assert len(exercises) >= minimum, f"{path.name}: {len(exercises)} exercises, at least {minimum} expected"
+    assert untested_exercises(nb, path.stem) == []
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_grading_an_instructor_notebook_runs_exactly_its_own_cells(path):
+    """So 'every instructor notebook scores full marks' follows from nbval passing in make test."""
+    nb = nbformat.read(path, as_version=4)
+    course_nb = load_course(path)[path.stem]
+    prepared = grade_module.prepare(grade_module.read_submission(path), course_nb, "MARK")
+    assert [c.source for c in prepared.nb.cells] == [
+        c.source + (f"\nprint('MARK:{_tests_header(c)[0]}')" if _tests_header(c) else "")
+        for c in nb.cells]
+    assert not prepared.missing
+
+
+def test_course_student_versions_leak_nothing(tmp_path):
+    out = tmp_path / "student"
+    result = assign(NOTEBOOKS, config.REPO_ROOT, out)
+    assert result.problems == []
+    assert len(result.student_files) == len(NOTEBOOKS)
+    assert sorted(p.relative_to(out) for p in result.student_files) == sorted(
+        p.relative_to(config.REPO_ROOT) for p in NOTEBOOKS)
+    for path in NOTEBOOKS:
+        text = (out / path.relative_to(config.REPO_ROOT)).read_text(encoding="utf-8")
+        assert find_leaks(nbformat.read(path, as_version=4), text) == []
+        assert "BEGIN HIDDEN TESTS" not in text and "BEGIN SOLUTION" not in text
+    assert sorted(p for p in out.rglob("*") if p.is_file()) == sorted(result.student_files)
+    assert not any(p.is_relative_to(out) for p in [result.bundle])
+
+
+def test_make_student_target_uses_assign():
+    makefile = (config.REPO_ROOT / "Makefile").read_text()
+    assert "-m cnncourse assign --out build/student" in makefile
+
+
+# ----------------------------------------------------------------------------- grading (kernels)
+
+def test_grader_survives_bad_submissions_and_is_not_fooled(tmp_path, synthetic_course, monkeypatch):
+    """One run of the CLI over many kinds of submissions, two at a time."""
+    subs = tmp_path / "subs"
+    subs.mkdir()
+    instructor = subs / "instructor.ipynb"
+    nbformat.write(synthetic_notebook(), instructor)
+    variant(subs / "student.ipynb")
+    # passes the visible tests, not the hidden ones, and replaced a test cell by `pass`
+    variant(subs / "wrong.ipynb", double="def double(x):\n    return abs(2 * x)", root="root = 1.5",
+            tests="# Tests: exercise syn-1 (1 point)\npass")
+    variant(subs / "slow.ipynb", double="def double(x):\n    while True:\n        pass", root=GOOD["root"])
+    variant(subs / "killer.ipynb", double=GOOD["double"], root="import os\nos._exit(1)")
+    variant(subs / "deleter.ipynb", double="import os, shutil\nshutil.rmtree(os.getcwd())\n" + GOOD["double"],
+            root=GOOD["root"])
+    variant(subs / "transformer.ipynb", double="def double(x):\n    return 0\n"
+            "get_ipython().input_transformers_cleanup.append(lambda lines: [])", root="root = 0")
+    variant(subs / "renamed_header.ipynb", first_line="# my answer", **{k: v for k, v in GOOD.items() if k == "root"})
+    (subs / "malformed.ipynb").write_text('{"cells": [ oops', encoding="utf-8")
+    (subs / "empty.ipynb").write_text("", encoding="utf-8")
+    nbformat.write(new_notebook(cells=[new_code_cell("1 + 1")]), subs / "unrelated.ipynb")
+    monkeypatch.chdir(tmp_path)
+    code = cli.main(["grade", "subs", "--out", "out/grades.csv", "-j", "2", "--timeout", "5",
+                     "--total-timeout", "120", "--tests", str(tmp_path / "repo")])
+    assert code == 0
+    with open(tmp_path / "out" / "grades.csv", newline="") as f:
+        assert next(csv.reader(f)) == ["submission", "syn-1", "syn-2", "total", "notes"]
+    rows = read_grades(tmp_path / "out" / "grades.csv")
+    scores = {os.path.basename(k): (r["syn-1"], r["syn-2"], r["total"]) for k, r in rows.items()}
+    assert scores["instructor.ipynb"] == ("1", "2", "3")
+    assert scores["student.ipynb"] == ("0", "0", "0")
+    assert scores["wrong.ipynb"] == ("0", "0", "0")  # the instructor's tests ran, not the student's `pass`
+    assert scores["slow.ipynb"] == ("0", "2", "2")  # interrupted at the cell limit, the rest still graded
+    assert scores["transformer.ipynb"] == ("0", "0", "0")  # emptied test cells do not print the marker
+    assert scores["killer.ipynb"] == ("1", "0", "1")
+    assert scores["deleter.ipynb"] == ("1", "2", "3")  # a correct notebook that deletes its folder
+    assert scores["renamed_header.ipynb"][1:] == ("2", "2")  # found by cell id; syn-1 is still the stub
+    for bad in ("malformed.ipynb", "empty.ipynb", "unrelated.ipynb"):
+        assert scores[bad] == ("", "", "0")
+    notes = {os.path.basename(k): r["notes"] for k, r in rows.items()}
+    assert "invalid JSON" in notes["malformed.ipynb"] and "invalid JSON" in notes["empty.ipynb"]
+    assert "not one of the course notebooks" in notes["unrelated.ipynb"]
+    assert "kernel died" in notes["killer.ipynb"]
+    feedback = {p.name: p.read_text() for p in (tmp_path / "out" / "feedback").iterdir()}
+    assert len(feedback) == len(rows) == 11
+    wrong = feedback["subs__wrong.feedback.md"]
+    assert "a hidden test failed (AssertionError)" in wrong and "secret" not in wrong and "1.41421" not in wrong
+    student = feedback["subs__student.feedback.md"]
+    assert "**0 / 3**" in student and "NotImplementedError" in student
+    assert "visible test failed, line 2: `assert double(2) == 4" in student
+    assert "**3 / 3**" in feedback["subs__deleter.feedback.md"]
+    assert "did not finish within the time limit" in feedback["subs__slow.feedback.md"]
+
+
+def test_an_endless_cell_is_cut_off_and_the_next_submission_graded(tmp_path, synthetic_course):
+    """A loop that even ignores the interrupt: stopped at the cell limit, graded, and the next one runs."""
+    stuck = variant(tmp_path / "a_stuck.ipynb", root=GOOD["root"], double=(
+        "def double(x):\n    return 2 * x\nimport signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\n"
+        "while True:\n    pass"))
+    good = variant(tmp_path / "b_good.ipynb", **GOOD)
+    start = time.monotonic()
+    grades = grade_submissions([stuck, good], synthetic_course, GradeSettings(cell_timeout=2, total_timeout=60),
+                               jobs=1, progress=False)
+    assert time.monotonic() - start < 60
+    assert [g.total for g in grades] == [0, 3]
+    assert "did not stop when interrupted" in "; ".join(grades[0].notes)
+
+
+def test_a_worker_past_the_total_limit_is_killed_with_its_kernel(tmp_path, synthetic_course, monkeypatch):
+    # The worker would stop at 60 s; make the grader's own limit 60 - 67 + 15 = 8 s instead.
+    monkeypatch.setattr(grade_module, "WORKER_GRACE_S", -67)
+    pid_file = tmp_path / "kernel.pid"
+    sleeper = variant(tmp_path / "sleeper.ipynb", double=GOOD["double"], root="import time\ntime.sleep(120)",
+                      extra=f"import os\nopen({str(pid_file)!r}, 'w').write(str(os.getpid()))")
+    (grade,) = grade_submissions([sleeper], synthetic_course, GradeSettings(cell_timeout=100, total_timeout=60),
+                                 progress=False)
+    assert grade.total == 1, "the exercise graded before the kill keeps its points"
+    assert any("the grader stopped this submission" in n for n in grade.notes)
+    time.sleep(0.5)
+    assert not _alive(int(pid_file.read_text())), "the kernel was killed too"
+
+
+def _alive(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split()[2] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.slow
+def test_notebook_00_instructor_full_marks_student_zero(tmp_path, monkeypatch):
+    """The real thing on the real notebook 00, both versions graded in parallel (about 25 s)."""
+    path = config.REPO_ROOT / "notebooks" / "00_setup_and_tools.ipynb"
+    course_tests = load_course(path)
+    student = tmp_path / "00_setup_and_tools.ipynb"
+    nbformat.write(make_student_version(nbformat.read(path, as_version=4), path.stem), student)
+    monkeypatch.setenv("CNNCOURSE_FAST", "1")
+    grades = grade_submissions([path, student], course_tests, GradeSettings(cell_timeout=300, total_timeout=600),
+                               jobs=2, progress=False)
+    assert [(g.total, g.max_total) for g in grades] == [(2, 2), (0, 2)], [g.notes for g in grades]
+    assert all(e.reason == "passed" for e in grades[0].exercises)
+    assert all("NotImplementedError" in e.exercise_cell_error for e in grades[1].exercises)
+
+
+@pytest.mark.skipif(os.environ.get("CNNCOURSE_GRADE_ALL") != "1",
+                    reason="grades every course notebook for real (minutes); set CNNCOURSE_GRADE_ALL=1")
+def test_every_course_notebook_full_marks_and_its_student_version_zero(tmp_path, monkeypatch):
+    monkeypatch.setenv("CNNCOURSE_FAST", "1")
+    out = tmp_path / "student"
+    assign(NOTEBOOKS, config.REPO_ROOT, out)
+    students = [out / p.relative_to(config.REPO_ROOT) for p in NOTEBOOKS]
+    grades = grade_submissions([*NOTEBOOKS, *students], load_course(), GradeSettings(cell_timeout=600,
+                               total_timeout=1200), jobs=int(os.environ.get("CNNCOURSE_GRADE_JOBS", "2")))
+    for g in grades[: len(NOTEBOOKS)]:
+        assert g.total == g.max_total > 0, (g.submission, [(e.id, e.reason) for e in g.exercises], g.notes)
+    for g in grades[len(NOTEBOOKS):]:
+        assert g.total == 0 and g.max_total > 0, (g.submission, [(e.id, e.reason) for e in g.exercises if e.points])
