@@ -37,6 +37,8 @@ __all__ = [
     "max_pool2d_backward",
     "output_size",
     "pad",
+    "padding_widths",
+    "plot_conv_steps",
     "receptive_field",
     "relu",
     "same_padding",
@@ -177,6 +179,21 @@ def _padding_widths(padding, shape, kernel_shape, stride, dilation) -> tuple[tup
         return tuple(_pair(p, "padding", minimum=0) for p in padding)
     p_rows, p_cols = _pair(padding, "padding", minimum=0)
     return (p_rows, p_rows), (p_cols, p_cols)
+
+
+def padding_widths(padding, input_shape, kernel_shape, stride=1, dilation=1):
+    """The zeros a convolution adds: ((top, bottom), (left, right)) for any ``padding`` argument.
+
+    >>> padding_widths("same", (6, 6), (3, 3), stride=2)   # TensorFlow: the extra zero goes last
+    ((0, 1), (0, 1))
+    >>> padding_widths("full", (5, 5), (3, 3))
+    ((2, 2), (2, 2))
+    """
+    if len(input_shape) < 2 or len(kernel_shape) < 2:
+        raise ValueError(f"input_shape and kernel_shape need (rows, columns), got {input_shape} and {kernel_shape}")
+    shape = tuple(_int(n, "input_shape", 1) for n in input_shape[:2])
+    kernel = tuple(_int(n, "kernel_shape", 1) for n in kernel_shape[:2])
+    return _padding_widths(padding, shape, kernel, _pair(stride, "stride"), _pair(dilation, "dilation"))
 
 
 def _pad_hw(image, widths, value=0):
@@ -484,3 +501,70 @@ def receptive_field(layers) -> list[ReceptiveField]:
         result.append(ReceptiveField(size, jump))
     return result
 
+
+
+# --------------------------------------------------------------------------- figure
+
+
+def plot_conv_steps(x, kernel, stride=1, padding=0, steps=None, size: float = 2.6, title=None):
+    """Step-by-step figure of the sliding window: one column per step.
+
+    Top row: the padded input (padding in grey), the kernel's window outlined in red. Bottom
+    row: the output map filled up to that step, the value just computed outlined. ``steps``
+    lists output positions (row, column); by default the first two, the first of the next row
+    and the last. Works for a 2-D image and a 2-D kernel; returns the matplotlib figure.
+    """
+    import matplotlib.patches as patches
+    import matplotlib.pyplot as plt
+
+    image, k = np.asarray(x), np.asarray(kernel)
+    if image.ndim != 2 or k.ndim != 2:
+        raise ValueError(f"plot_conv_steps draws a 2-D image and a 2-D kernel, got shapes {image.shape} and {k.shape}")
+    out = conv2d(image, k, stride=stride, padding=padding)
+    (top, bottom), (left, right) = padding_widths(padding, image.shape, k.shape, stride)
+    padded = pad(image, ((top, bottom), (left, right)))
+    sh, sw = _pair(stride, "stride")
+    if steps is None:
+        steps = [(0, 0), (0, min(1, out.shape[1] - 1)), (min(1, out.shape[0] - 1), 0),
+                 (out.shape[0] - 1, out.shape[1] - 1)]
+        steps = list(dict.fromkeys(steps))
+    order = {(i, j): n for n, (i, j) in enumerate(np.ndindex(out.shape))}
+    for step in steps:
+        if tuple(step) not in order:
+            raise ValueError(f"step {step} is not an output position; the output is {out.shape[0]}x{out.shape[1]}")
+    fig, axes = plt.subplots(2, len(steps), figsize=(size * len(steps), size * 2.25), squeeze=False)
+    is_pad = np.ones(padded.shape, bool)
+    is_pad[top:top + image.shape[0], left:left + image.shape[1]] = False
+    annotate = max(padded.shape) <= 12
+
+    def grid(ax, values, shade, fmt):
+        ax.imshow(shade, cmap="Greys", vmin=0, vmax=3)
+        ax.set_xticks([])
+        ax.set_yticks([])
+        if annotate:
+            for (r, c), v in np.ndenumerate(values):
+                if not np.isnan(v):
+                    ax.text(c, r, fmt(v), ha="center", va="center", fontsize=8)
+
+    def fmt(v):
+        return f"{v:g}" if abs(v - round(v)) < 1e-9 else f"{v:.2f}"
+
+    for col, (i, j) in enumerate(steps):
+        ax = axes[0, col]
+        grid(ax, padded.astype(float), is_pad * 1.0, fmt)
+        ax.add_patch(patches.Rectangle((j * sw - 0.5, i * sh - 0.5), k.shape[1], k.shape[0],
+                                       fill=False, edgecolor="red", linewidth=2.5))
+        ax.set_title(f"window at row {i * sh}, col {j * sw}", fontsize=9)
+        done = np.full(out.shape, np.nan)
+        for (r, c), n in order.items():
+            if n <= order[(i, j)]:
+                done[r, c] = out[r, c]
+        ax = axes[1, col]
+        grid(ax, done, np.where(np.isnan(done), 0.0, 0.6), fmt)
+        ax.add_patch(patches.Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, edgecolor="red", linewidth=2.5))
+        ax.set_title(f"output[{i}, {j}] = {fmt(float(out[i, j]))}", fontsize=9)
+    fig.suptitle(title or f"{image.shape[0]}x{image.shape[1]} input, {k.shape[0]}x{k.shape[1]} kernel, "
+                 f"stride {stride}, padding {padding!r} -> {out.shape[0]}x{out.shape[1]} output", fontsize=10)
+    fig.tight_layout()
+    plt.close(fig)
+    return fig

@@ -206,6 +206,10 @@ def test_same_padding_is_tensorflows_asymmetric_rule(size, kernel_size, stride):
     got = conv.conv2d(x, kernel, stride=stride, padding="same")
     assert got.shape == expected.shape == (-(-size // stride), -(-(size + 1) // stride), 3)
     np.testing.assert_allclose(got, expected, atol=1e-10)
+    # TF with our widths given explicitly computes the same as TF's own "SAME"
+    widths = conv.padding_widths("same", x.shape, kernel.shape, stride)
+    explicit = tf.nn.conv2d(x[None], kernel, stride, [[0, 0], *widths, [0, 0]]).numpy()[0]
+    np.testing.assert_allclose(explicit, expected, atol=1e-10)
 
 
 def test_same_padding_puts_the_extra_zero_bottom_right():
@@ -348,6 +352,19 @@ def test_convolution_differs_from_cross_correlation_for_an_asymmetric_kernel():
     assert not np.allclose(conv.convolve2d(x, kernel), conv.conv2d(x, kernel))
     np.testing.assert_array_equal(conv.conv2d(x, kernel), x[:3, :3])   # top-left tap
     np.testing.assert_array_equal(conv.convolve2d(x, kernel), x[1:, 1:])  # flipped: bottom-right
+
+
+def test_plot_conv_steps_draws_the_lecture_steps():
+    fig = conv.plot_conv_steps(IMAGE_6x6, FILTER_1)
+    titles = [ax.get_title() for ax in fig.axes]
+    assert len(fig.axes) == 8
+    assert "output[0, 0] = 3" in titles and "output[3, 3] = -1" in titles
+    fig = conv.plot_conv_steps(IMAGE_6x6, FILTER_1, stride=2, padding="same", steps=[(2, 2)])
+    value = tf_conv(np.array(IMAGE_6x6, float)[..., None], np.array(FILTER_1, float)[..., None, None],
+                    2, "same")[2, 2, 0]
+    assert [ax.get_title() for ax in fig.axes] == ["window at row 4, col 4", f"output[2, 2] = {value:g}"]
+    with pytest.raises(ValueError, match="not an output position"):
+        conv.plot_conv_steps(IMAGE_6x6, FILTER_1, steps=[(4, 0)])
 
 
 # ----------------------------------------------------------------- bad input
