@@ -339,3 +339,22 @@ def test_every_course_notebook_full_marks_and_its_student_version_zero(tmp_path,
         assert g.total == g.max_total > 0, (g.submission, [(e.id, e.reason) for e in g.exercises], g.notes)
     for g in grades[len(NOTEBOOKS):]:
         assert g.total == 0 and g.max_total > 0, (g.submission, [(e.id, e.reason) for e in g.exercises if e.points])
+
+
+def test_a_colab_download_is_read_and_prepared(tmp_path, synthetic_course):
+    """Colab saves nbformat 4.0 JSON: sources as lists of lines, no cell ids, its own metadata."""
+    import warnings
+
+    path = variant(tmp_path / "colab.ipynb", **GOOD)
+    data = json.loads(path.read_text())
+    data["nbformat_minor"], data["metadata"] = 0, {"colab": {"provenance": []}}
+    for cell in data["cells"]:
+        cell.pop("id", None)
+        cell["metadata"] = {"id": "colab-cell"}
+        assert isinstance(cell["source"], list)
+    path.write_text(json.dumps(data))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        prepared = grade_module.prepare(grade_module.read_submission(path), synthetic_course["99_synthetic"], "M")
+        nbformat.validate(nbformat.reads(nbformat.writes(prepared.nb), as_version=4))
+    assert sorted(prepared.tests.values()) == ["syn-1", "syn-2"] and not prepared.missing

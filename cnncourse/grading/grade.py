@@ -109,12 +109,15 @@ def read_submission(path: Path):
         nb = nbformat.reads(json.dumps(data), as_version=4)
     except Exception as exc:
         raise ValueError(f"not a readable notebook ({type(exc).__name__}: {exc})") from exc
-    cells = []
-    for cell in nb.cells:
+    cells, seen_ids = [], set()
+    for index, cell in enumerate(nb.cells):
         if not isinstance(cell, dict) or cell.get("cell_type") not in ("code", "markdown", "raw"):
             continue
         cell["source"] = source_of(cell)
         cell.setdefault("metadata", {})
+        if not isinstance(cell.get("id"), str) or not cell["id"] or cell["id"] in seen_ids:
+            cell["id"] = f"submitted-{index}"  # Colab saves no cell ids; some editors duplicate them
+        seen_ids.add(cell["id"])
         if cell["cell_type"] == "code":
             cell["outputs"], cell["execution_count"] = [], None
         cells.append(cell)
