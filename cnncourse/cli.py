@@ -123,7 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("grade", help="grade submitted notebooks")
     p.add_argument("submissions", nargs="+", type=Path, help="submitted .ipynb files (folders: every .ipynb inside)")
-    p.add_argument("--out", type=Path, default=Path("grades.csv"))
+    p.add_argument("--out", type=Path, default=Path("grades.csv"), help="the grades table (default: grades.csv)")
     p.add_argument("--timeout", type=int, default=600, help="seconds per cell (default: 600)")
     p.add_argument("--total-timeout", type=int, default=3600,
                    help="seconds per submission, all cells together (default: 3600)")

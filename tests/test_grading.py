@@ -200,6 +200,16 @@ def test_grading_an_instructor_notebook_runs_exactly_its_own_cells(path):
     assert not prepared.missing
 
 
+def test_exercise_ids_are_unique_across_the_course(tmp_path):
+    load_course()  # raises on a duplicate
+    folder = tmp_path / "notebooks"
+    folder.mkdir()
+    nbformat.write(synthetic_notebook(), folder / "98_one.ipynb")
+    nbformat.write(synthetic_notebook(), folder / "99_two.ipynb")
+    with pytest.raises(ValueError, match="'syn-1' is used in both notebooks/98_one.ipynb and notebooks/99_two"):
+        load_course(tmp_path)
+
+
 def test_course_student_versions_leak_nothing(tmp_path):
     out = tmp_path / "student"
     result = assign(NOTEBOOKS, config.REPO_ROOT, out)

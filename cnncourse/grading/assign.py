@@ -13,7 +13,12 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
-from cnncourse.grading.course_tests import BUNDLE_NAME, CourseNotebook, write_bundle
+from cnncourse.grading.course_tests import (
+    BUNDLE_NAME,
+    CourseNotebook,
+    check_unique_ids,
+    write_bundle,
+)
 from cnncourse.grading.exercises import (
     ExerciseFormatError,
     check_format,
@@ -84,6 +89,10 @@ def assign(notebooks: list[Path], root: Path, out: Path, instructor_out: Path | 
             p.unlink()
             written = [w for w in written if w != p]
             problems.append(f"{p} contained {len(leaks)} solution/hidden-test line(s), e.g. {leaks[0]!r}; removed")
+    try:
+        check_unique_ids(course)
+    except ValueError as exc:
+        problems.append(str(exc))
     bundle = write_bundle(course, instructor_out / BUNDLE_NAME) if course else None
     return Assigned(written, bundle, problems, warnings, table)
 

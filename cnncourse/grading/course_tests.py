@@ -81,7 +81,18 @@ def load_course(source: Path | None = None) -> dict[str, CourseNotebook]:
             course[item.name] = item
     if not course:
         raise FileNotFoundError(f"no notebook with exercises under {source}")
+    check_unique_ids(course)
     return course
+
+
+def check_unique_ids(course: dict[str, CourseNotebook]) -> None:
+    """Exercise ids name grade columns and match submissions: one notebook per id."""
+    owner: dict[str, str] = {}
+    for item in course.values():
+        for exercise in item.exercises:
+            if exercise.id in owner:
+                raise ValueError(f"exercise id {exercise.id!r} is used in both {owner[exercise.id]} and {item.path}")
+            owner[exercise.id] = item.path
 
 
 def write_bundle(course: dict[str, CourseNotebook], path: Path) -> Path:
