@@ -324,14 +324,17 @@ def find_leaks(instructor_nb, text: str) -> list[str]:
     return leaks
 
 
+def _nodes(source: str) -> list:
+    try:
+        return list(ast.walk(ast.parse(source)))
+    except SyntaxError:
+        return []
+
+
 def names_bound(source: str) -> set[str]:
     """Names a piece of code assigns, defines or imports (empty if it does not parse)."""
-    try:
-        tree = ast.parse(source)
-    except SyntaxError:
-        return set()
     bound = set()
-    for node in ast.walk(tree):
+    for node in _nodes(source):
         if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
             bound.add(node.id)
         elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
@@ -342,11 +345,8 @@ def names_bound(source: str) -> set[str]:
 
 
 def names_read(source: str) -> set[str]:
-    try:
-        tree = ast.parse(source)
-    except SyntaxError:
-        return set()
-    return {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+    """Names a piece of code reads (empty if it does not parse)."""
+    return {n.id for n in _nodes(source) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
 
 
 def _python_only(source: str) -> str:
