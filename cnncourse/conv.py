@@ -532,7 +532,7 @@ def plot_conv_steps(x, kernel, stride=1, padding=0, steps=None, size: float = 2.
     for step in steps:
         if tuple(step) not in order:
             raise ValueError(f"step {step} is not an output position; the output is {out.shape[0]}x{out.shape[1]}")
-    fig, axes = plt.subplots(2, len(steps), figsize=(size * len(steps), size * 2.25), squeeze=False)
+    fig, axes = plt.subplots(2, len(steps), figsize=(size * len(steps), size * 2.4), squeeze=False)
     is_pad = np.ones(padded.shape, bool)
     is_pad[top:top + image.shape[0], left:left + image.shape[1]] = False
     annotate = max(padded.shape) <= 12
