@@ -276,3 +276,83 @@ def plot_feature_maps(model, image, layer_names=None, max_maps: int = 8, size: f
     fig.activations = activations
     plt.close(fig)
     return fig
+
+
+def _scores_by_name(scores) -> dict[str, np.ndarray]:
+    if isinstance(scores, Mapping):
+        return {str(k): np.asarray(v, dtype=float).ravel() for k, v in scores.items()}
+    return {"model": np.asarray(scores, dtype=float).ravel()}
+
+
+def _check_binary(y_true, scores: dict[str, np.ndarray]) -> np.ndarray:
+    y = np.asarray(y_true).ravel()
+    if y.size == 0 or not set(np.unique(y).tolist()) <= {0, 1} or len(np.unique(y)) != 2:
+        raise ValueError(f"y_true must hold both classes 0 and 1, got values {np.unique(y)[:5].tolist()}")
+    for name, s in scores.items():
+        if len(s) != len(y):
+            raise ValueError(f"scores for {name!r} have {len(s)} entries for {len(y)} labels")
+    return y.astype(int)
+
+
+def _threshold_for(threshold, name: str):
+    return threshold.get(name) if isinstance(threshold, Mapping) else threshold
+
+
+def plot_roc(y_true, scores, threshold=None, title: str | None = None):
+    """ROC curve(s) as a plotly figure, with the AUC in the legend.
+
+    ``scores``: predicted probabilities of the positive class, or ``{model name: probabilities}``
+    to compare models on the same labels. ``threshold`` (a number, or one per model name) marks
+    the operating point: the (false positive rate, true positive rate) reached at that threshold.
+    """
+    import plotly.graph_objects as go
+    from sklearn.metrics import roc_auc_score, roc_curve
+
+    scores = _scores_by_name(scores)
+    y = _check_binary(y_true, scores)
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", name="chance (AUC 0.5)",
+                             line={"dash": "dot", "color": "gray"}))
+    for name, s in scores.items():
+        fpr, tpr, _ = roc_curve(y, s)
+        fig.add_trace(go.Scatter(x=fpr, y=tpr, mode="lines", name=f"{name} (AUC {roc_auc_score(y, s):.3f})"))
+        t = _threshold_for(threshold, name)
+        if t is not None:
+            predicted = s >= t
+            point = (predicted[y == 0].mean(), predicted[y == 1].mean())
+            fig.add_trace(go.Scatter(x=[point[0]], y=[point[1]], mode="markers", marker={"size": 11},
+                                     name=f"{name} at threshold {t:.3g}"))
+    fig.update_layout(title=title or "ROC curve", xaxis_title="false positive rate (1 - specificity)",
+                      yaxis_title="true positive rate (sensitivity)", height=420, width=560,
+                      xaxis={"range": [-0.01, 1.01]}, yaxis={"range": [-0.01, 1.01]})
+    return fig
+
+
+def plot_pr_curve(y_true, scores, threshold=None, title: str | None = None):
+    """Precision-recall curve(s) as a plotly figure, with the average precision in the legend.
+
+    Same arguments as :func:`plot_roc`. The horizontal line is the precision of guessing
+    "positive" for everyone: the share of positives. Unlike ROC, this curve changes with that
+    share, which is why it is shown for imbalanced data.
+    """
+    import plotly.graph_objects as go
+    from sklearn.metrics import average_precision_score, precision_recall_curve
+
+    scores = _scores_by_name(scores)
+    y = _check_binary(y_true, scores)
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(x=[0, 1], y=[y.mean()] * 2, mode="lines", line={"dash": "dot", "color": "gray"},
+                             name=f"everyone positive ({y.mean():.2f})"))
+    for name, s in scores.items():
+        precision, recall, _ = precision_recall_curve(y, s)
+        fig.add_trace(go.Scatter(x=recall, y=precision, mode="lines", line_shape="hv",
+                                 name=f"{name} (AP {average_precision_score(y, s):.3f})"))
+        t = _threshold_for(threshold, name)
+        if t is not None and (s >= t).any():
+            predicted = s >= t
+            fig.add_trace(go.Scatter(x=[predicted[y == 1].mean()], y=[y[predicted].mean()], mode="markers",
+                                     marker={"size": 11}, name=f"{name} at threshold {t:.3g}"))
+    fig.update_layout(title=title or "Precision-recall curve", xaxis_title="recall (sensitivity)",
+                      yaxis_title="precision (positive predictive value)", height=420, width=560,
+                      xaxis={"range": [-0.01, 1.01]}, yaxis={"range": [-0.01, 1.01]})
+    return fig
