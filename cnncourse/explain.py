@@ -89,18 +89,11 @@ def _chain(layers):
     return call
 
 
-def _subgraph(model, start, end, where: str):
-    """A callable mapping tensor ``start`` of ``model``'s graph to tensor ``end``."""
+def _subgraph(start, end):
+    """A callable mapping tensor ``start`` of a model's graph to tensor ``end``."""
     if start is end:
         return lambda x: x
-    try:
-        return keras.Model(start, end)
-    except ValueError as exc:
-        raise ValueError(
-            f"cannot cut model {model.name!r} at {where}: other connections (e.g. a skip "
-            "connection) go around it, so the rest of the model does not depend on this layer "
-            f"alone. Pick a layer whose output is the only way forward. ({str(exc).splitlines()[0]})"
-        ) from exc
+    return keras.Model(start, end)
 
 
 def _to_input(container, layer):
@@ -109,7 +102,7 @@ def _to_input(container, layer):
         layers = list(container.layers)
         return _chain(layers[: layers.index(layer)])
     t_in = _single(_node(container, layer).input_tensors, "input", layer)
-    return _subgraph(container, container.inputs[0], t_in, f"layer {layer.name!r}")
+    return _subgraph(container.inputs[0], t_in)
 
 
 def _to_output(container, layer):
@@ -118,16 +111,24 @@ def _to_output(container, layer):
         layers = list(container.layers)
         return _chain(layers[: layers.index(layer) + 1])
     t_out = _single(_node(container, layer).output_tensors, "output", layer)
-    return _subgraph(container, container.inputs[0], t_out, f"layer {layer.name!r}")
+    return _subgraph(container.inputs[0], t_out)
 
 
 def _after(container, layer):
-    """Callable: the output of ``layer`` -> ``container``'s output."""
+    """``(callable, needs_input)``: the callable maps the output of ``layer`` to ``container``'s
+    output. When other branches (a skip connection, parallel convolutions) go around the layer,
+    the rest of the container also needs the container's input: then ``needs_input`` is True and
+    the callable takes ``(container input, layer output)``, otherwise just the layer output."""
     if isinstance(container, keras.Sequential):
         layers = list(container.layers)
-        return _chain(layers[layers.index(layer) + 1 :])
+        return _chain(layers[layers.index(layer) + 1 :]), False
     t_out = _single(_node(container, layer).output_tensors, "output", layer)
-    return _subgraph(container, t_out, container.outputs[0], f"layer {layer.name!r}")
+    model_in, model_out = container.inputs[0], container.outputs[0]
+    try:
+        return _subgraph(t_out, model_out), False
+    except ValueError:  # "Graph disconnected": other paths from the input go around the layer
+        rest = keras.Model([model_in, t_out], model_out)
+        return (lambda x, y: rest([x, y])), True
 
 
 def _sublayers(model):
@@ -173,12 +174,18 @@ def default_gradcam_layer(model) -> str:
 
 
 def split_model(model, layer_name: str | None = None):
-    """Cut ``model`` after the layer ``layer_name``: returns ``(features, head)``, two keras Models
+    """Cut ``model`` after the layer ``layer_name`` into ``(features, head)``, two keras Models
     with ``head(features(x)) == model(x)``.
 
     ``layer_name`` may name a top-level layer or a layer inside a nested model (a pretrained
     backbone used as a layer); by default the last layer that outputs a feature map.
     Works on Sequential and Functional models.
+
+    When other branches go around the layer (a skip connection of a residual block, the
+    parallel convolutions of an inception module or of a text CNN), the rest of the model also
+    needs the input: ``head`` then has two inputs and ``head([x, features(x)]) == model(x)``.
+    Gradients with respect to the feature map are unaffected (the other branches do not
+    depend on it).
     """
     _check_model(model)
     if layer_name is None:
@@ -187,17 +194,23 @@ def split_model(model, layer_name: str | None = None):
         raise TypeError(f"layer_name must be a layer's name (str), got {type(layer_name).__name__}")
     path = _find_path(model, layer_name)
     inputs = keras.Input(shape=tuple(model.inputs[0].shape[1:]), dtype=model.inputs[0].dtype)
-    x = inputs
+    level_inputs = [inputs]  # the input of each model along the path, computed from the image
     for container, layer in path[:-1]:
-        x = _to_input(container, layer)(x)
-    features_out = _to_output(*path[-1])(x)
+        level_inputs.append(_to_input(container, layer)(level_inputs[-1]))
+    features_out = _to_output(*path[-1])(level_inputs[-1])
     features = keras.Model(inputs, features_out, name=f"{model.name}_to_{layer_name}")
     head_in = keras.Input(shape=tuple(features_out.shape[1:]), dtype=features_out.dtype)
-    y = head_in
-    for container, layer in reversed(path):
-        y = _after(container, layer)(y)
-    head = keras.Model(head_in, y, name=f"{model.name}_after_{layer_name}")
+    y, needs_input = head_in, False
+    for (container, layer), level_input in reversed(list(zip(path, level_inputs, strict=True))):
+        stage, uses_input = _after(container, layer)
+        y = stage(level_input, y) if uses_input else stage(y)
+        needs_input = needs_input or uses_input
+    head = keras.Model([inputs, head_in] if needs_input else head_in, y, name=f"{model.name}_after_{layer_name}")
     return features, head
+
+
+def _run_head(head, x, maps):
+    return head([x, maps], training=False) if len(head.inputs) == 2 else head(maps, training=False)
 
 
 # --------------------------------------------------------------------------- class scores
@@ -302,7 +315,7 @@ def grad_cam(model, image, layer_name: str | None = None, class_index: int | Non
         with tf.GradientTape() as tape:
             maps = features(x, training=False)
             tape.watch(maps)
-            outputs = head(maps, training=False)
+            outputs = _run_head(head, x, maps)
             cls = _class_index(outputs, class_index)
             score = _score(outputs, cls)
         grads = tape.gradient(score, maps)

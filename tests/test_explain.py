@@ -156,15 +156,24 @@ def test_grad_cam_on_a_real_keras_applications_backbone():
     assert explain.grad_cam(model, image).shape == (2, 2)  # whole backbone output
 
 
-def test_split_model_refuses_a_cut_that_a_skip_connection_goes_around():
+def test_cut_inside_a_residual_block_gives_a_two_input_head_and_the_keras_io_grad_cam():
+    keras.utils.set_random_seed(2)
     inputs = keras.Input((8, 8, 2))
-    a = layers.Conv2D(2, (3, 3), padding="same", name="a")(inputs)
-    b = layers.Conv2D(2, (3, 3), padding="same", name="b")(a)
-    out = layers.Dense(2)(layers.GlobalAveragePooling2D()(layers.Add(name="add")([a, b])))
+    a = layers.Conv2D(3, (3, 3), padding="same", activation="relu", name="a")(inputs)
+    b = layers.Conv2D(3, (3, 3), padding="same", activation="relu", name="b")(a)
+    joined = layers.Add(name="add")([a, b])  # the skip connection goes around "b"
+    out = layers.Dense(4, activation="softmax", name="probs")(layers.GlobalAveragePooling2D()(joined))
     model = keras.Model(inputs, out)
-    with pytest.raises(ValueError, match="skip connection"):
-        explain.split_model(model, "b")
-    explain.split_model(model, "add")  # after the join it is fine
+    x = tf.constant(RNG.random((2, 8, 8, 2)).astype("float32"))
+    features, head = explain.split_model(model, "b")
+    assert len(head.inputs) == 2
+    np.testing.assert_allclose(head([x, features(x)]).numpy(), model(x).numpy(), rtol=1e-5, atol=1e-6)
+    features, head = explain.split_model(model, "add")  # after the join, one input is enough
+    assert len(head.inputs) == 1
+    image = x.numpy()[0]
+    cls = int(np.argmax(model(x[:1])))
+    np.testing.assert_allclose(explain.grad_cam(model, image, "b"), _keras_io_grad_cam(model, image, "b", cls),
+                               rtol=1e-4, atol=1e-5)
 
 
 # --------------------------------------------------------------------------- occlusion
