@@ -102,14 +102,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("lab", help="run a lab as a batch job")
     p.add_argument("lab", choices=["pneumonia"])
-    p.add_argument("--backbone", default="mobilenetv2")
-    p.add_argument("--image-size", type=int, default=224)
-    p.add_argument("--epochs", type=int, default=None, help="head-training epochs")
-    p.add_argument("--fine-tune-epochs", type=int, default=None)
+    p.add_argument("--backbone", default="mobilenetv2",
+                   choices=["baseline", "mobilenetv2", "efficientnetb0", "resnet50", "densenet121", "vgg16",
+                            "resnet50v2", "inceptionv3", "efficientnetv2b0", "convnexttiny"],
+                   help="pretrained backbone, or 'baseline' (small CNN from scratch); default mobilenetv2")
+    p.add_argument("--image-size", type=int, default=None, help="pixels per side (default 224; 96 in fast mode)")
+    p.add_argument("--epochs", type=int, default=None, help="head-training epochs (default 6; 1 in fast mode)")
+    p.add_argument("--fine-tune-epochs", type=int, default=None, help="fine-tuning epochs (default 10; 1 in fast mode)")
     p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--data-dir", type=Path, default=None)
-    p.add_argument("--out", type=Path, default=None, help="run folder")
-    p.add_argument("--demo", action="store_true", help="use generated demo X-rays when the real data is missing")
+    p.add_argument("--data-dir", type=Path, default=None,
+                   help="folder with train/ val/ test/ (default: download from Kaggle into the cache)")
+    p.add_argument("--out", type=Path, default=None,
+                   help="run folder (default runs/pneumonia-DATE-TIME); the same folder resumes a run")
+    p.add_argument("--demo", action="store_true",
+                   help="use synthetic demo X-rays when the real data or Kaggle credentials are missing")
     p.set_defaults(func=_lab)
 
     p = sub.add_parser("assign", help="write student versions of the notebooks")

@@ -84,3 +84,31 @@ def export_colab_secrets() -> list[str]:
             os.environ[name] = value
             copied.append(name)
     return copied
+
+
+def _secret_values() -> list[str]:
+    """The configured secret values (environment and token files), to blank them out of messages."""
+    values = [os.environ.get(name, "") for name in ("KAGGLE_KEY", "KAGGLE_API_TOKEN")]
+    folder = kaggle_config_dir()
+    try:
+        values.append((folder / "access_token").read_text(encoding="utf-8").strip())
+    except OSError:
+        pass
+    try:
+        import json
+
+        values.append(str(json.loads((folder / "kaggle.json").read_text(encoding="utf-8")).get("key", "")))
+    except (OSError, ValueError, AttributeError):
+        pass
+    return [v for v in values if len(v) >= 8]
+
+
+def redact(text: str) -> str:
+    """``text`` with every configured Kaggle key or token replaced by ``***``.
+
+    Use it on anything built from an exception or a response before showing it: libraries
+    sometimes put request headers or URLs with the token into their error messages.
+    """
+    for secret in _secret_values():
+        text = text.replace(secret, "***")
+    return text

@@ -1,0 +1,201 @@
+"""Get the chest X-ray data: Kaggle download with clear failures, or labelled demo data.
+
+:func:`download` fetches ``paultimothymooney/chest-xray-pneumonia`` with the ``kaggle`` package.
+It checks for credentials *before* importing ``kaggle`` (which authenticates at import), downloads
+into a temporary folder next to the destination, verifies the archive and the image counts,
+extracts safely and only then moves the data into place with a marker file. An interrupted
+download therefore never leaves a folder that looks complete, and a verified dataset is not
+downloaded again. Every failure becomes one :class:`DataUnavailable` message that says what to
+do; a key never appears in it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import tempfile
+import zipfile
+from pathlib import Path
+
+from cnncourse import config, credentials
+from cnncourse.pneumonia.demo import DEMO_LABEL, is_demo, make_demo_xrays
+from cnncourse.pneumonia.extract import safe_extract
+from cnncourse.pneumonia.layout import CLASSES, KAGGLE_COUNTS, SPLITS
+
+DATASET = "paultimothymooney/chest-xray-pneumonia"
+DATASET_URL = f"https://www.kaggle.com/datasets/{DATASET}"
+VERIFIED_MARKER = ".verified.json"
+_PARTIAL_PREFIX = ".partial-"
+
+
+class DataUnavailable(RuntimeError):
+    """The dataset cannot be had here; the message says what to do (never contains a secret)."""
+
+
+def default_dest() -> Path:
+    """Where :func:`download` puts the data: ``<cache>/chest-xray-pneumonia``."""
+    return config.cache_dir() / "chest-xray-pneumonia"
+
+
+def count_images(data_dir) -> dict[str, dict[str, int]]:
+    """Images per split and class (``._*`` and hidden files not counted)."""
+    from cnncourse.pneumonia.layout import is_image
+
+    root = Path(data_dir)
+    return {s: {c: sum(1 for p in (root / s / c).glob("*") if is_image(p)) for c in CLASSES} for s in SPLITS}
+
+
+def verify_dataset(data_dir, expected=None) -> bool:
+    """True when ``data_dir`` holds exactly the expected number of images per split and class
+    (default: the Kaggle release's counts, :data:`KAGGLE_COUNTS`)."""
+    root = Path(data_dir)
+    expected = KAGGLE_COUNTS if expected is None else expected
+    return all((root / s).is_dir() for s in SPLITS) and count_images(root) == expected
+
+
+def _status_of(exc: BaseException) -> int | None:
+    for candidate in (getattr(exc, "status", None), getattr(getattr(exc, "response", None), "status_code", None)):
+        if isinstance(candidate, int):
+            return candidate
+    return None
+
+
+def _explain_failure(exc: BaseException) -> str:
+    """One message saying what went wrong and what to do, with any secret blanked."""
+    status = _status_of(exc)
+    if status == 401:
+        text = ("Kaggle rejected the credentials (401 Unauthorized): the token is wrong or was revoked. "
+                "Create a new token at https://www.kaggle.com/settings (API > Create New Token) and replace "
+                "the old one.")
+    elif status == 403:
+        text = (f"Kaggle refused the download (403 Forbidden). Open {DATASET_URL}, sign in with the account "
+                "of your token and accept the dataset's terms (press Download once in the browser), "
+                "then run this again.")
+    elif status == 404:
+        text = f"Kaggle does not find the dataset {DATASET} (404): check the name at {DATASET_URL}."
+    elif status is not None:
+        text = f"Kaggle answered HTTP {status}: try again later."
+    else:
+        first = (str(exc).splitlines() or [type(exc).__name__])[0]
+        first = first if len(first) <= 120 else first[:117] + "..."
+        text = (f"Could not download from Kaggle ({type(exc).__name__}: {first}). Check the internet "
+                "connection (on Colab/Kaggle notebooks: internet access turned on), then run this again.")
+    return credentials.redact(text + " Without the data, use the demo X-rays (--demo, or find_data(demo=True)).")
+
+
+def _kaggle_api():
+    """Import and authenticate the kaggle package; only called once credentials were found."""
+    try:
+        from kaggle.api.kaggle_api_extended import KaggleApi
+
+        api = KaggleApi()
+        api.authenticate()
+    except (Exception, SystemExit) as exc:  # old kaggle versions sys.exit() on missing credentials
+        raise DataUnavailable(credentials.redact(
+            f"The kaggle package could not authenticate ({type(exc).__name__}: {exc}). "
+            + credentials.HOW_TO_GET_CREDENTIALS)) from None
+    return api
+
+
+def _clean_partials(dest: Path) -> None:
+    for leftover in dest.glob(_PARTIAL_PREFIX + "*"):
+        shutil.rmtree(leftover, ignore_errors=True)
+
+
+def download(dest=None, force: bool = False, quiet: bool = False) -> Path:
+    """Download and verify the Kaggle chest X-ray dataset; returns the ``chest_xray`` folder.
+
+    Idempotent: when ``dest/chest_xray`` is already verified it is returned at once (``force=True``
+    downloads again). Credentials come from KAGGLE_USERNAME/KAGGLE_KEY, KAGGLE_API_TOKEN,
+    ``~/.kaggle/kaggle.json`` (or ``access_token``) or Colab secrets; without them no network
+    connection is made. Raises :class:`DataUnavailable` with what to do when it fails.
+    """
+    dest = Path(dest) if dest is not None else default_dest()
+    data_dir = dest / "chest_xray"
+    if not force and (data_dir / VERIFIED_MARKER).exists() and verify_dataset(data_dir):
+        if not quiet:
+            print(f"Chest X-ray data already downloaded and verified: {data_dir}")
+        return data_dir
+    credentials.export_colab_secrets()
+    found = credentials.find_kaggle_credentials()
+    if found is None:
+        raise DataUnavailable(credentials.HOW_TO_GET_CREDENTIALS)
+    if found.warning:
+        print(f"WARNING: {found.warning}")
+    dest.mkdir(parents=True, exist_ok=True)
+    _clean_partials(dest)
+    api = _kaggle_api()
+    with tempfile.TemporaryDirectory(prefix=_PARTIAL_PREFIX, dir=dest) as tmp:
+        tmp = Path(tmp)
+        if not quiet:
+            print(f"Downloading {DATASET} (about 1.2 GB) with Kaggle credentials from {found.kind} ...")
+        try:
+            api.dataset_download_files(DATASET, path=str(tmp), unzip=False, quiet=quiet)
+        except (Exception, SystemExit) as exc:
+            raise DataUnavailable(_explain_failure(exc)) from None
+        archives = sorted(tmp.glob("*.zip"))
+        if len(archives) != 1:
+            raise DataUnavailable(f"Kaggle download finished without one zip archive (found {len(archives)}); "
+                                  "run download(force=True) to try again.")
+        try:
+            with zipfile.ZipFile(archives[0]) as zf:
+                broken = zf.testzip()
+        except zipfile.BadZipFile:
+            broken = archives[0].name
+        if broken is not None:
+            raise DataUnavailable(f"The downloaded archive is corrupt ({broken} fails its checksum); "
+                                  "run download(force=True) to try again.")
+        report = safe_extract(archives[0], tmp / "extracted")
+        archives[0].unlink()
+        extracted = tmp / "extracted" / "chest_xray"
+        if not extracted.is_dir() and (tmp / "extracted" / "train").is_dir():  # an archive without the top folder
+            extracted = tmp / "extracted"
+        counts = count_images(extracted) if extracted.is_dir() else None
+        if counts != KAGGLE_COUNTS:
+            raise DataUnavailable(f"The archive does not hold the expected images: counted {counts}, expected "
+                                  f"{KAGGLE_COUNTS}. Kaggle may have published a new version; please report it.")
+        (extracted / VERIFIED_MARKER).write_text(json.dumps({"dataset": DATASET, "counts": counts,
+                                                             "skipped": report["skipped"]}, indent=1))
+        if data_dir.exists():
+            shutil.rmtree(data_dir)
+        extracted.rename(data_dir)  # same file system: the complete folder appears at once
+    if not quiet:
+        print(f"Chest X-ray data ready in {data_dir} (skipped: {report['skipped']})")
+    return data_dir
+
+
+def find_data(data_dir=None, demo: bool | None = None, quiet: bool = False,
+              demo_options: dict | None = None) -> tuple[Path, str]:
+    """The data folder to use and a label for it: ``(path, "Kaggle chest X-rays")`` or the demo.
+
+    ``data_dir``: use this folder (it must hold the Kaggle layout). Otherwise the real dataset is
+    used when it is already downloaded, or downloaded when credentials exist. ``demo``: ``True``
+    always uses the synthetic demo X-rays (generated once into the cache), ``None`` falls back to
+    them when the real data cannot be had (saying why), ``False`` raises :class:`DataUnavailable`.
+    ``demo_options`` are passed to :func:`make_demo_xrays` (default: ``defects=True``); each set of
+    options is generated once into its own cache folder.
+    """
+    if data_dir is not None:
+        data_dir = Path(data_dir)
+        if not all((data_dir / s).is_dir() for s in ("train", "test")):
+            raise DataUnavailable(f"{data_dir} does not hold the chest X-ray data: expected the folders "
+                                  "train/ and test/ with NORMAL/ and PNEUMONIA/ inside (the Kaggle layout).")
+        label = DEMO_LABEL if is_demo(data_dir) else f"chest X-rays in {data_dir}"
+        return data_dir, label
+    if demo is not True:
+        try:
+            return download(quiet=quiet), "Kaggle chest X-rays (Kermany et al. 2018)"
+        except DataUnavailable as exc:
+            if demo is False:
+                raise
+            print(f"Real data not available: {exc}")
+    options = {"defects": True, **(demo_options or {})}
+    key = hashlib.sha1(json.dumps(options, sort_keys=True, default=str).encode()).hexdigest()[:10]
+    demo_dir = config.cache_dir() / "demo-xrays" / key / "chest_xray"
+    if not is_demo(demo_dir):
+        if demo_dir.parent.exists():
+            shutil.rmtree(demo_dir.parent)
+        make_demo_xrays(demo_dir.parent, **options)
+    print(f"Using {DEMO_LABEL} in {demo_dir}: every number below is measured on synthetic images.")
+    return demo_dir, DEMO_LABEL

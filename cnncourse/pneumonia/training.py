@@ -1,0 +1,385 @@
+"""Train the pneumonia classifier: imbalance handling, two phases, checkpoints that survive a crash.
+
+:func:`train` does what the lab describes, step by step:
+
+- **imbalance**: class weights ``n / (2 n_c)`` (each class contributes half of the loss) and the
+  matching initial output bias (the log-odds the weighted loss starts from, see
+  :func:`initial_bias`), so the first epochs are not spent learning the class ratio;
+- **phase 1** trains only the new head on the frozen backbone (``cnncourse.transfer``);
+- **phase 2** unfreezes the backbone's top layers (batch norm excepted) and fine-tunes at a
+  learning rate 100x lower;
+- in each phase: **early stopping** and the **best checkpoint** on validation ROC-AUC, a CSV log,
+  and **BackupAndRestore**: a run killed in the middle (a Colab disconnect) continues from its
+  last finished epoch when started again with the same ``run_dir``;
+- **mixed precision** (float16 compute, float32 head) and **XLA** when a GPU is present, and a
+  ``tf.distribute`` strategy chosen by :func:`pick_strategy`.
+
+``backbone="baseline"`` trains a small CNN from scratch in one phase instead (the comparison the
+lab needs: what does pretraining buy?).
+"""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+import json
+import os
+import shutil
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from cnncourse import config
+from cnncourse.pneumonia.layout import labels_of
+
+METRIC_NAMES = ("loss", "accuracy", "auc", "pr_auc")
+
+
+def class_weights(labels) -> dict[int, float]:
+    """``{0: w0, 1: w1}`` with ``w_c = n / (2 n_c)``: both classes weigh the same in the loss.
+
+    >>> class_weights([0, 1, 1, 1])
+    {0: 2.0, 1: 0.6666666666666666}
+    """
+    y = np.asarray(labels).astype(int).ravel()
+    if y.size == 0 or not set(np.unique(y)) <= {0, 1}:
+        raise ValueError(f"labels must be a non-empty sequence of 0/1, got values {sorted(set(y.tolist()))[:5]}")
+    counts = np.bincount(y, minlength=2)
+    if counts.min() == 0:
+        raise ValueError(f"both classes must be present to weight them, got counts {counts.tolist()}")
+    return {c: float(len(y) / (2 * counts[c])) for c in (0, 1)}
+
+
+def initial_bias(labels, weights: dict[int, float] | None = None) -> float:
+    """Log-odds of the positive class as the loss sees it: ``log(w1 * n1 / (w0 * n0))``.
+
+    Without class weights this is ``log(positives / negatives)`` (1.06 for the Kaggle training
+    set); a sigmoid head starting there predicts the class ratio from the first step. With the
+    balanced weights of :func:`class_weights` the weighted classes are even and it is 0.
+    """
+    y = np.asarray(labels).astype(int).ravel()
+    n0, n1 = int((y == 0).sum()), int((y == 1).sum())
+    if n0 == 0 or n1 == 0:
+        raise ValueError(f"both classes must be present, got {n0} negatives and {n1} positives")
+    w = weights or {0: 1.0, 1: 1.0}
+    return float(np.log(w[1] * n1 / (w[0] * n0)))
+
+
+def _tpu_strategy():
+    import tensorflow as tf
+
+    on_tpu_vm = bool(glob.glob("/dev/accel*") or glob.glob("/dev/vfio/[0-9]*"))
+    if not (on_tpu_vm or os.environ.get("TPU_NAME") or os.environ.get("COLAB_TPU_ADDR")):
+        return None  # asking a resolver elsewhere would wait for a metadata server
+    try:
+        resolver = tf.distribute.cluster_resolver.TPUClusterResolver(tpu="local" if on_tpu_vm else None)
+        tf.config.experimental_connect_to_cluster(resolver)
+        tf.tpu.experimental.initialize_tpu_system(resolver)
+        return tf.distribute.TPUStrategy(resolver)
+    except (ValueError, RuntimeError, tf.errors.OpError):
+        return None
+
+
+def pick_strategy(devices=None):
+    """The ``tf.distribute`` strategy for this machine.
+
+    A TPU -> ``TPUStrategy``; several GPUs -> ``MirroredStrategy`` over them (one model copy per
+    GPU, gradients averaged); otherwise the default strategy (one device). ``devices``: logical
+    devices (or their names) to consider instead of the GPUs, e.g. two logical CPUs in a test.
+    """
+    import tensorflow as tf
+
+    if devices is None:
+        tpu = _tpu_strategy()
+        if tpu is not None:
+            return tpu
+        devices = tf.config.list_logical_devices("GPU")
+    names = [d if isinstance(d, str) else d.name for d in devices]
+    if len(names) > 1:
+        return tf.distribute.MirroredStrategy(names)
+    return tf.distribute.get_strategy()
+
+
+def describe_strategy(strategy) -> str:
+    """E.g. ``MirroredStrategy over 2 devices`` or ``default strategy (1 device)``."""
+    name = type(strategy).__name__
+    replicas = strategy.num_replicas_in_sync
+    if name.startswith("_Default"):
+        return "default strategy (1 device)"
+    return f"{name} over {replicas} device{'s' if replicas > 1 else ''}"
+
+
+def baseline_cnn(image_size: int = 224, name: str = "baseline_cnn"):
+    """A small CNN trained from scratch (about 50k parameters); takes [0, 255] pixels.
+
+    Four blocks of 3x3 convolution, batch norm, ReLU and 2x2 max pooling (16, 32, 64, 64
+    filters), global average pooling, dropout and one sigmoid unit: the from-scratch reference
+    for transfer learning. Batch norm uses momentum 0.9 instead of Keras's 0.99: with a few
+    hundred images an epoch has only a few steps, and the moving averages used at validation
+    time would need dozens of epochs to settle at 0.99.
+    """
+    import keras
+    from keras import layers
+
+    inputs = keras.Input((image_size, image_size, 3), name="image")
+    x = layers.Rescaling(1 / 255, name="rescale")(inputs)
+    for block, filters in enumerate((16, 32, 64, 64), start=1):
+        x = layers.Conv2D(filters, (3, 3), padding="same", use_bias=False, name=f"block{block}_conv")(x)
+        x = layers.BatchNormalization(momentum=0.9, name=f"block{block}_bn")(x)
+        x = layers.ReLU(name=f"block{block}_relu")(x)
+        x = layers.MaxPooling2D((2, 2), name=f"block{block}_pool")(x)
+    x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
+    x = layers.Dropout(0.3, name="dropout")(x)
+    outputs = layers.Dense(1, activation="sigmoid", dtype="float32", name="head")(x)
+    return keras.Model(inputs, outputs, name=name)
+
+
+@dataclass
+class TrainResult:
+    """What :func:`train` produced. ``history``: one row per epoch, both phases, column ``phase``."""
+
+    model: object
+    history: object  # pandas.DataFrame
+    run_dir: Path
+    best_val_auc: float
+    weights_source: str
+    strategy: str
+    mixed_precision: bool
+    jit_compile: bool
+    seconds: float
+    notes: list[str] = field(default_factory=list)
+
+
+def _compile(model, learning_rate: float, jit_compile: bool) -> None:
+    import keras
+
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate),
+        loss="binary_crossentropy",
+        metrics=[keras.metrics.BinaryAccuracy(name="accuracy"), keras.metrics.AUC(name="auc"),
+                 keras.metrics.AUC(curve="PR", name="pr_auc")],
+        jit_compile=jit_compile,
+    )
+
+
+def _read_history(csv_path: Path):
+    """A phase's CSV log, one row per epoch (a repeated epoch, from a resumed run, keeps its last row)."""
+    import pandas as pd
+
+    if not csv_path.exists() or csv_path.stat().st_size == 0:
+        return pd.DataFrame()
+    table = pd.read_csv(csv_path)
+    return table.drop_duplicates("epoch", keep="last").sort_values("epoch").reset_index(drop=True)
+
+
+def _fit_phase(model, phase_dir: Path, train_ds, val_ds, epochs: int, class_weight, best_so_far,
+               patience: int, verbose, label: str, notes: list[str]) -> float | None:
+    """One phase with early stopping, best checkpoint and backup; returns the phase's best val AUC."""
+    import keras
+
+    backup = phase_dir / "backup"
+    metadata = backup / "training_metadata.json"
+    previous = _read_history(phase_dir / "history.csv")
+    if metadata.exists():
+        done = json.loads(metadata.read_text())["epoch"]
+        note = f"{label}: resuming after epoch {done} of {epochs} (BackupAndRestore in {backup})"
+        print(note)
+        notes.append(note)
+        if len(previous):
+            best_so_far = max(best_so_far or -np.inf, float(previous["val_auc"].max()))
+    callbacks = [
+        keras.callbacks.ModelCheckpoint(str(phase_dir / "best.weights.h5"), monitor="val_auc", mode="max",
+                                        save_best_only=True, save_weights_only=True,
+                                        initial_value_threshold=best_so_far),
+        keras.callbacks.EarlyStopping(monitor="val_auc", mode="max", patience=patience),
+        keras.callbacks.CSVLogger(str(phase_dir / "history.csv"), append=True),
+        keras.callbacks.BackupAndRestore(str(backup)),  # last: written once the epoch's other files are
+    ]
+    with warnings.catch_warnings():
+        # The datasets skip unreadable files, so their length is only known after one pass;
+        # Keras then says "Your input ran out of data" once. That is expected here.
+        warnings.filterwarnings("ignore", message="Your input ran out of data")
+        model.fit(train_ds, validation_data=val_ds, epochs=epochs, class_weight=class_weight,
+                  callbacks=callbacks, verbose=verbose, shuffle=False)
+    history = _read_history(phase_dir / "history.csv")
+    best = phase_dir / "best.weights.h5"
+    if best.exists():
+        _load_weights(model, best)
+    return float(history["val_auc"].max()) if len(history) else best_so_far
+
+
+def _fingerprint(**settings) -> dict:
+    files = settings.pop("files")
+    settings["files_sha1"] = hashlib.sha1("\n".join(files).encode()).hexdigest()
+    return settings
+
+
+def _load_weights(model, path: Path) -> None:
+    with warnings.catch_warnings():  # the file also holds optimizer slots the fresh optimizer lacks
+        warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
+        model.load_weights(str(path))
+
+
+class _RunFolder:
+    """``run_dir``: train_state.json, phase1/ and phase2/ (backup, best checkpoint, CSV log), model.keras.
+
+    A folder whose state was written for other settings (files, model, epochs ...) is cleared,
+    so only a run with the same settings is resumed.
+    """
+
+    def __init__(self, run_dir: Path, fingerprint: dict):
+        self.dir = run_dir
+        self.path = run_dir / "train_state.json"
+        self.state = json.loads(self.path.read_text()) if self.path.exists() else {}
+        if self.state.get("fingerprint") != fingerprint:
+            if self.state:
+                print(f"{run_dir} holds a run with other settings: starting a new run there.")
+            for old in ("phase1", "phase2", "model.keras", "history.csv"):
+                target = run_dir / old
+                shutil.rmtree(target, ignore_errors=True) if target.is_dir() else target.unlink(missing_ok=True)
+            self.state = {}
+            self.save(fingerprint=fingerprint)
+
+    def save(self, **values) -> None:
+        self.state.update(values)
+        self.path.write_text(json.dumps(self.state, indent=1))
+
+    def phase_dir(self, phase: int) -> Path:
+        folder = self.dir / f"phase{phase}"
+        folder.mkdir(exist_ok=True)
+        return folder
+
+    def history(self):
+        """Both phases' CSV logs as one table: epoch (1, 2, ... over both), phase, phase_epoch, metrics."""
+        import pandas as pd
+
+        frames = []
+        for phase in (1, 2):
+            table = _read_history(self.dir / f"phase{phase}" / "history.csv")
+            if len(table):
+                frames.append(table.rename(columns={"epoch": "phase_epoch"}).assign(phase=phase))
+        history = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+        if len(history):
+            history.insert(0, "epoch", np.arange(1, len(history) + 1))
+        return history
+
+
+def train(train_files, val_files, *, backbone="mobilenetv2", image_size: int = 224, batch_size: int = 32,
+          epochs: int = 5, fine_tune_epochs: int = 5, fine_tune_layers: int = 30,
+          learning_rate: float = 1e-3, fine_tune_learning_rate: float = 1e-5,
+          weights="imagenet-or-random", dropout: float = 0.2, run_dir=None, augment: bool = True,
+          use_class_weights: bool = True, patience: int = 3, seed: int = 0, verbose="auto", cache=True,
+          strategy=None, mixed_precision: bool | None = None, jit_compile: bool | None = None) -> TrainResult:
+    """Train on ``train_files``, select on ``val_files`` (validation ROC-AUC); see the module docstring.
+
+    ``backbone``: a name from ``cnncourse.transfer.BACKBONES``, your own ``keras.Model`` (frozen,
+    then fine-tuned like a pretrained one), or ``"baseline"`` (:func:`baseline_cnn`, one phase).
+    ``run_dir``: where checkpoints, backups and logs go (default ``<cache>/runs/pneumonia``);
+    start again with the same ``run_dir`` and settings to resume a killed run; a finished run is
+    loaded instead of retrained. ``mixed_precision`` / ``jit_compile``: None means "when a GPU
+    is present". ``strategy``: None picks one with :func:`pick_strategy`.
+    """
+    import keras
+    import tensorflow as tf
+
+    from cnncourse import transfer
+    from cnncourse.pneumonia.pipeline import make_dataset
+
+    start = time.perf_counter()
+    train_files, val_files = [str(f) for f in train_files], [str(f) for f in val_files]
+    if not train_files or not val_files:
+        raise ValueError(f"need training and validation files, got {len(train_files)} and {len(val_files)}")
+    for name, value in (("epochs", epochs), ("fine_tune_epochs", fine_tune_epochs), ("patience", patience)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < (1 if name != "fine_tune_epochs" else 0):
+            raise ValueError(f"{name} must be an int >= {1 if name != 'fine_tune_epochs' else 0}, got {value!r}")
+    is_baseline = isinstance(backbone, str) and backbone == "baseline"
+    if isinstance(backbone, str) and not is_baseline and backbone.lower() not in transfer.BACKBONES:
+        raise ValueError(f"backbone must be 'baseline', one of {sorted(transfer.BACKBONES)} or a keras.Model, "
+                         f"got {backbone!r}")
+    run_dir = Path(run_dir) if run_dir is not None else config.cache_dir() / "runs" / "pneumonia"
+    run_dir.mkdir(parents=True, exist_ok=True)
+
+    gpus = tf.config.list_physical_devices("GPU")
+    mixed = bool(gpus) if mixed_precision is None else bool(mixed_precision)
+    jit = bool(gpus) if jit_compile is None else bool(jit_compile)
+    strategy = strategy or pick_strategy()
+    y_train = labels_of(train_files)
+    weights_for_classes = class_weights(y_train) if use_class_weights else None
+    bias = initial_bias(y_train, weights_for_classes)
+    config.seed_everything(seed)
+    previous_policy = keras.config.dtype_policy()
+    with strategy.scope():
+        if mixed:
+            keras.config.set_dtype_policy("mixed_float16")
+        try:
+            if is_baseline:
+                model = baseline_cnn(image_size)
+                model.get_layer("head").bias.assign([bias])
+                model.weights_source = "trained from scratch"
+            else:
+                model = transfer.build_transfer_model(backbone, (image_size, image_size, 3), weights=weights,
+                                                      dropout=dropout, output_bias=bias)
+        finally:
+            keras.config.set_dtype_policy(previous_policy)
+        _compile(model, learning_rate, jit)
+    source = getattr(model, "weights_source", "given model")
+
+    run = _RunFolder(run_dir, _fingerprint(
+        files=train_files + ["--"] + val_files, model=model.to_json(), batch_size=batch_size, epochs=epochs,
+        fine_tune_epochs=0 if is_baseline else fine_tune_epochs, fine_tune_layers=fine_tune_layers,
+        learning_rate=learning_rate, fine_tune_learning_rate=fine_tune_learning_rate, augment=augment,
+        use_class_weights=use_class_weights, seed=seed))
+    if run.state.get("complete") and (run_dir / "model.keras").exists():
+        note = f"Training already complete in {run_dir}: loading the saved model instead of training again."
+        print(note)
+        s = run.state
+        return TrainResult(keras.saving.load_model(run_dir / "model.keras"), run.history(), run_dir,
+                           s["best_val_auc"], s["weights_source"], s["strategy"], s["mixed_precision"],
+                           s["jit_compile"], time.perf_counter() - start, [note])
+
+    train_ds = make_dataset(train_files, image_size=image_size, batch_size=batch_size, training=True,
+                            augment=augment, cache=cache, seed=seed)
+    val_ds = make_dataset(val_files, image_size=image_size, batch_size=batch_size, cache=cache)
+    if strategy.num_replicas_in_sync > 1:
+        options = tf.data.Options()
+        options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+        train_ds, val_ds = train_ds.with_options(options), val_ds.with_options(options)
+    shown = {k: round(v, 3) for k, v in (weights_for_classes or {}).items()} or "off"
+    print(f"Training {model.name} ({source}) on {len(train_files)} images, validating on {len(val_files)}; "
+          f"class weights {shown}, initial bias {bias:.3f}; {describe_strategy(strategy)}, "
+          f"mixed precision {'on' if mixed else 'off'}, XLA {'on' if jit else 'off'}")
+
+    notes: list[str] = []
+    phase1 = run.phase_dir(1)
+    if run.state.get("phase1_done"):
+        _load_weights(model, phase1 / "best.weights.h5")
+        best = run.state["phase1_best"]
+    else:
+        best = _fit_phase(model, phase1, train_ds, val_ds, epochs, weights_for_classes, None, patience,
+                          verbose, "Baseline" if is_baseline else "Phase 1 (head)", notes)
+        run.save(phase1_done=True, phase1_best=best)
+
+    if not is_baseline and fine_tune_epochs > 0:
+        phase2 = run.phase_dir(2)
+        with strategy.scope():
+            n_layers = min(fine_tune_layers, len(transfer.get_backbone(model).layers))
+            changed = transfer.unfreeze_top(model, n_layers)
+            _compile(model, fine_tune_learning_rate, jit)
+        print(f"Phase 2: fine-tuning the top {n_layers} backbone layers ({len(changed)} with weights, batch norm "
+              f"kept frozen) at learning rate {fine_tune_learning_rate:g}")
+        best2 = _fit_phase(model, phase2, train_ds, val_ds, fine_tune_epochs, weights_for_classes, best,
+                           patience, verbose, "Phase 2 (fine-tuning)", notes)
+        if not (phase2 / "best.weights.h5").exists():  # fine-tuning never beat phase 1: keep its weights
+            _load_weights(model, phase1 / "best.weights.h5")
+        best = max(best, best2 if best2 is not None else best)
+
+    history = run.history()
+    model.save(run_dir / "model.keras")
+    history.to_csv(run_dir / "history.csv", index=False)
+    run.save(complete=True, best_val_auc=best, weights_source=source, strategy=describe_strategy(strategy),
+             mixed_precision=mixed, jit_compile=jit)
+    return TrainResult(model, history, run_dir, best, source, describe_strategy(strategy), mixed, jit,
+                       time.perf_counter() - start, notes)
