@@ -343,6 +343,8 @@ def test_every_course_notebook_full_marks_and_its_student_version_zero(tmp_path,
     students = [out / p.relative_to(config.REPO_ROOT) for p in NOTEBOOKS]
     grades = grade_submissions([*NOTEBOOKS, *students], load_course(), GradeSettings(cell_timeout=600,
                                total_timeout=1200), jobs=int(os.environ.get("CNNCOURSE_GRADE_JOBS", "2")))
+    for g in grades:
+        print(f"{g.submission}: {g.total:g}/{g.max_total:g} in {g.seconds:.0f} s")
     for g in grades[: len(NOTEBOOKS)]:
         assert g.total == g.max_total > 0, (g.submission, [(e.id, e.reason) for e in g.exercises], g.notes)
     for g in grades[len(NOTEBOOKS):]:
