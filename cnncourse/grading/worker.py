@@ -44,6 +44,22 @@ def _stdout_of(cell) -> str:
                    if o.get("output_type") == "stream" and o.get("name") == "stdout")
 
 
+def _native_kernel_manager():
+    """A kernel manager whose 'python3' is always this Python (sys.executable), whatever kernelspecs
+    are installed: a user-level python3 kernelspec pointing at another environment would
+    otherwise run the submission without cnncourse (or with another version of it)."""
+    from jupyter_client.kernelspec import KernelSpecManager
+    from jupyter_client.manager import AsyncKernelManager
+    from traitlets import default
+
+    class NativeKernelManager(AsyncKernelManager):
+        @default("kernel_spec_manager")
+        def _native_only(self):
+            return KernelSpecManager(kernel_dirs=[])
+
+    return NativeKernelManager
+
+
 def run_job(job: dict) -> dict:
     """Execute the job's notebook; returns (and keeps writing to job['result']) the result dict."""
     import nbformat
@@ -67,7 +83,8 @@ def run_job(job: dict) -> dict:
         replies[cell_index] = (execute_reply or {}).get("content", {})
 
     client = NotebookClient(
-        nb, kernel_name="python3", allow_errors=True, interrupt_on_timeout=True,
+        nb, kernel_name="python3", kernel_manager_class=_native_kernel_manager(),
+        allow_errors=True, interrupt_on_timeout=True,
         timeout_func=lambda cell: max(1, int(limit["seconds"])), shutdown_kernel="immediate",
         error_on_timeout={"ename": TIMEOUT_ENAME, "evalue": "time limit reached", "traceback": []},
         on_cell_executed=on_cell_executed, iopub_timeout=int(job.get("iopub_timeout", 10)), startup_timeout=120,
