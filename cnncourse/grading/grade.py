@@ -29,7 +29,7 @@ import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from cnncourse.grading.course_tests import CourseNotebook
@@ -57,6 +57,7 @@ class GradeSettings:
     fast: bool | None = None  #: None: keep the caller's CNNCOURSE_FAST
     isolate_cache: bool = False
     executed_dir: Path | None = None  #: keep the executed notebooks (they contain the hidden tests)
+    threads: int | None = None  #: CPU threads per kernel for TensorFlow/OpenMP (None: their default)
 
 
 @dataclass
@@ -250,6 +251,11 @@ def _kernel_environment(settings: GradeSettings, cache: Path | None) -> dict:
         env["CNNCOURSE_FAST"] = "1" if settings.fast else "0"
     if cache is not None:
         env["CNNCOURSE_CACHE_DIR"] = str(cache)
+    if settings.threads:
+        # Parallel kernels each sized for the whole machine would fight over the cores.
+        for name in ("TF_NUM_INTRAOP_THREADS", "OMP_NUM_THREADS"):
+            env.setdefault(name, str(settings.threads))
+        env.setdefault("TF_NUM_INTEROP_THREADS", "2")
     # The kernel runs in a temporary folder: make sure it imports this same cnncourse.
     package_parent = str(Path(__file__).resolve().parents[2])
     env["PYTHONPATH"] = os.pathsep.join([package_parent, *filter(None, [env.get("PYTHONPATH")])])
@@ -505,6 +511,8 @@ def grade_submissions(paths: list[Path], course: dict[str, CourseNotebook], sett
 
     if not isinstance(jobs, int) or jobs < 1:
         raise ValueError(f"jobs must be a positive int, got {jobs!r}")
+    if jobs > 1 and settings.threads is None:
+        settings = replace(settings, threads=max(1, (os.cpu_count() or 1) // jobs))
     results: list[Grade | None] = [None] * len(paths)
     bar = tqdm(total=len(paths), unit="submission", desc="grading", disable=not progress)
     with ThreadPoolExecutor(max_workers=jobs) as pool:
