@@ -176,7 +176,7 @@ def _read_history(csv_path: Path):
 
 
 def _fit_phase(model, phase_dir: Path, train_ds, val_ds, epochs: int, class_weight, best_so_far,
-               patience: int, verbose, label: str, notes: list[str]) -> float | None:
+               patience: int, verbose, label: str, notes: list[str], extra_callbacks=()) -> float | None:
     """One phase with early stopping, best checkpoint and backup; returns the phase's best val AUC."""
     import keras
 
@@ -196,6 +196,7 @@ def _fit_phase(model, phase_dir: Path, train_ds, val_ds, epochs: int, class_weig
                                         initial_value_threshold=best_so_far),
         keras.callbacks.EarlyStopping(monitor="val_auc", mode="max", patience=patience),
         keras.callbacks.CSVLogger(str(phase_dir / "history.csv"), append=True),
+        *extra_callbacks,
         keras.callbacks.BackupAndRestore(str(backup)),  # last: written once the epoch's other files are
     ]
     with warnings.catch_warnings():
@@ -209,6 +210,13 @@ def _fit_phase(model, phase_dir: Path, train_ds, val_ds, epochs: int, class_weig
     if best.exists():
         _load_weights(model, best)
     return float(history["val_auc"].max()) if len(history) else best_so_far
+
+
+def _architecture(model) -> str:
+    """The model's weights, in order, by kind and shape: equal for rebuilt copies of the same model
+    (layer names Keras numbers automatically may differ), different when the weights would not fit."""
+    weights = ";".join(f"{w.name}{tuple(w.shape)}" for w in model.weights)
+    return hashlib.sha1(f"{tuple(model.inputs[0].shape)}|{weights}".encode()).hexdigest()
 
 
 def _fingerprint(**settings) -> dict:
@@ -272,15 +280,19 @@ def train(train_files, val_files, *, backbone="mobilenetv2", image_size: int = 2
           learning_rate: float = 1e-3, fine_tune_learning_rate: float = 1e-5,
           weights="imagenet-or-random", dropout: float = 0.2, run_dir=None, augment: bool = True,
           use_class_weights: bool = True, patience: int = 3, seed: int = 0, verbose="auto", cache=True,
-          strategy=None, mixed_precision: bool | None = None, jit_compile: bool | None = None) -> TrainResult:
+          strategy=None, mixed_precision: bool | None = None, jit_compile: bool | None = None,
+          callbacks=()) -> TrainResult:
     """Train on ``train_files``, select on ``val_files`` (validation ROC-AUC); see the module docstring.
 
-    ``backbone``: a name from ``cnncourse.transfer.BACKBONES``, your own ``keras.Model`` (frozen,
-    then fine-tuned like a pretrained one), or ``"baseline"`` (:func:`baseline_cnn`, one phase).
+    ``backbone``: a name from ``cnncourse.transfer.BACKBONES``, ``"baseline"`` (:func:`baseline_cnn`,
+    one phase), or your own backbone (frozen, then fine-tuned like a pretrained one): a function
+    that returns a ``keras.Model`` (called inside the distribution strategy's scope), or the model
+    itself (then create it inside ``strategy.scope()`` when you pass a multi-device strategy).
     ``run_dir``: where checkpoints, backups and logs go (default ``<cache>/runs/pneumonia``);
     start again with the same ``run_dir`` and settings to resume a killed run; a finished run is
     loaded instead of retrained. ``mixed_precision`` / ``jit_compile``: None means "when a GPU
-    is present". ``strategy``: None picks one with :func:`pick_strategy`.
+    is present". ``strategy``: None picks one with :func:`pick_strategy`. ``callbacks``: more
+    Keras callbacks for both phases (e.g. TensorBoard).
     """
     import keras
     import tensorflow as tf
@@ -320,6 +332,8 @@ def train(train_files, val_files, *, backbone="mobilenetv2", image_size: int = 2
                 model.get_layer("head").bias.assign([bias])
                 model.weights_source = "trained from scratch"
             else:
+                if callable(backbone) and not isinstance(backbone, (str, keras.Model)):
+                    backbone = backbone()  # built here, inside the strategy's scope
                 model = transfer.build_transfer_model(backbone, (image_size, image_size, 3), weights=weights,
                                                       dropout=dropout, output_bias=bias)
         finally:
@@ -328,7 +342,7 @@ def train(train_files, val_files, *, backbone="mobilenetv2", image_size: int = 2
     source = getattr(model, "weights_source", "given model")
 
     run = _RunFolder(run_dir, _fingerprint(
-        files=train_files + ["--"] + val_files, model=model.to_json(), batch_size=batch_size, epochs=epochs,
+        files=train_files + ["--"] + val_files, model=_architecture(model), batch_size=batch_size, epochs=epochs,
         fine_tune_epochs=0 if is_baseline else fine_tune_epochs, fine_tune_layers=fine_tune_layers,
         learning_rate=learning_rate, fine_tune_learning_rate=fine_tune_learning_rate, augment=augment,
         use_class_weights=use_class_weights, seed=seed))
@@ -359,7 +373,7 @@ def train(train_files, val_files, *, backbone="mobilenetv2", image_size: int = 2
         best = run.state["phase1_best"]
     else:
         best = _fit_phase(model, phase1, train_ds, val_ds, epochs, weights_for_classes, None, patience,
-                          verbose, "Baseline" if is_baseline else "Phase 1 (head)", notes)
+                          verbose, "Baseline" if is_baseline else "Phase 1 (head)", notes, callbacks)
         run.save(phase1_done=True, phase1_best=best)
 
     if not is_baseline and fine_tune_epochs > 0:
@@ -371,7 +385,7 @@ def train(train_files, val_files, *, backbone="mobilenetv2", image_size: int = 2
         print(f"Phase 2: fine-tuning the top {n_layers} backbone layers ({len(changed)} with weights, batch norm "
               f"kept frozen) at learning rate {fine_tune_learning_rate:g}")
         best2 = _fit_phase(model, phase2, train_ds, val_ds, fine_tune_epochs, weights_for_classes, best,
-                           patience, verbose, "Phase 2 (fine-tuning)", notes)
+                           patience, verbose, "Phase 2 (fine-tuning)", notes, callbacks)
         if not (phase2 / "best.weights.h5").exists():  # fine-tuning never beat phase 1: keep its weights
             _load_weights(model, phase1 / "best.weights.h5")
         best = max(best, best2 if best2 is not None else best)
