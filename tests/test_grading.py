@@ -193,6 +193,7 @@ def test_grading_an_instructor_notebook_runs_exactly_its_own_cells(path):
     """So 'every instructor notebook scores full marks' follows from nbval passing in make test."""
     nb = nbformat.read(path, as_version=4)
     course_nb = load_course(path)[path.stem]
+    assert course_nb.path == path.relative_to(config.REPO_ROOT).as_posix()  # run from labs/ or notebooks/
     prepared = grade_module.prepare(grade_module.read_submission(path), course_nb, "MARK")
     assert [c.source for c in prepared.nb.cells] == [
         c.source + (f"\nprint('MARK:{_tests_header(c)[0]}')" if _tests_header(c) else "")

@@ -70,7 +70,7 @@ def load_course(source: Path | None = None) -> dict[str, CourseNotebook]:
         root = source
         paths = _notebooks_in(source)
     elif source.is_file() and source.suffix == ".ipynb":
-        root, paths = source.parent, [source]
+        root, paths = source.resolve().parent.parent, [source.resolve()]  # keeps labs/ or notebooks/
     else:
         raise FileNotFoundError(f"expected a {BUNDLE_NAME} bundle, a folder of notebooks or an .ipynb file, "
                                 f"got {str(source)!r}")
