@@ -167,14 +167,14 @@ class ZeroPadShortcut(layers.Layer):
         return {**super().get_config(), "filters": self.filters, "stride": self.stride}
 
 
-def _conv_bn(x, filters, size, stride, name, use_bias, relu=True, padding="same"):
+def _conv_bn(x, filters, size, stride, name, use_bias, relu=True, padding="same", momentum=0.99):
     x = layers.Conv2D(filters, (size, size), strides=stride, padding=padding, use_bias=use_bias,
                       name=f"{name}_conv")(x)
-    x = layers.BatchNormalization(epsilon=BN_EPSILON, name=f"{name}_bn")(x)
+    x = layers.BatchNormalization(epsilon=BN_EPSILON, momentum=momentum, name=f"{name}_bn")(x)
     return layers.Activation("relu", name=f"{name}_relu")(x) if relu else x
 
 
-def _shortcut(x, filters, stride, shortcut, name, use_bias):
+def _shortcut(x, filters, stride, shortcut, name, use_bias, momentum=0.99):
     """The identity when shapes match; otherwise a 1x1 projection ("projection") or zero padding ("pad")."""
     if shortcut not in SHORTCUTS:
         raise ValueError(f"shortcut must be one of {SHORTCUTS}, got {shortcut!r}")
@@ -182,7 +182,7 @@ def _shortcut(x, filters, stride, shortcut, name, use_bias):
         return x
     if shortcut == "pad":
         return ZeroPadShortcut(filters, stride, name=f"{name}_0_pad")(x)
-    return _conv_bn(x, filters, 1, stride, f"{name}_0", use_bias, relu=False)
+    return _conv_bn(x, filters, 1, stride, f"{name}_0", use_bias, relu=False, momentum=momentum)
 
 
 def _check_block_args(filters, stride):
@@ -193,7 +193,7 @@ def _check_block_args(filters, stride):
 
 
 def residual_block(x, filters: int, stride: int = 1, shortcut: str = "projection",
-                   use_bias: bool = True, name: str = "res"):
+                   use_bias: bool = True, name: str = "res", bn_momentum: float = 0.99):
     """The basic residual block of ResNet-18/34 (He et al., *Deep Residual Learning for Image
     Recognition*, CVPR 2016, fig. 2): ``relu(F(x) + x)`` with F = 3x3 conv-BN-ReLU-3x3 conv-BN.
 
@@ -201,33 +201,34 @@ def residual_block(x, filters: int, stride: int = 1, shortcut: str = "projection
     the shortcut is a 1x1 convolution with batch norm (``shortcut="projection"``, the paper's
     option B) or parameter-free subsampling with zero-padded channels (``"pad"``, option A).
     ``shortcut="none"`` drops the addition: the block of the *plain* network of the same depth.
+    ``bn_momentum``: how slowly batch norm's running statistics follow the batches (Keras's
+    0.99 by default; 0.9, PyTorch's default, settles within a short training).
     """
     _check_block_args(filters, stride)
-    if shortcut == "none":
-        skip = None
-    else:
-        skip = _shortcut(x, filters, stride, shortcut, name, use_bias)
-    y = _conv_bn(x, filters, 3, stride, f"{name}_1", use_bias)
-    y = _conv_bn(y, filters, 3, 1, f"{name}_2", use_bias, relu=False)
+    m = bn_momentum
+    skip = None if shortcut == "none" else _shortcut(x, filters, stride, shortcut, name, use_bias, m)
+    y = _conv_bn(x, filters, 3, stride, f"{name}_1", use_bias, momentum=m)
+    y = _conv_bn(y, filters, 3, 1, f"{name}_2", use_bias, relu=False, momentum=m)
     if skip is not None:
         y = layers.Add(name=f"{name}_add")([skip, y])
     return layers.Activation("relu", name=f"{name}_out")(y)
 
 
 def bottleneck_block(x, filters: int, stride: int = 1, shortcut: str = "projection",
-                     use_bias: bool = True, name: str = "res"):
+                     use_bias: bool = True, name: str = "res", bn_momentum: float = 0.99):
     """The bottleneck residual block of ResNet-50/101/152 (He et al. 2016, fig. 5, right).
 
     1x1 conv to ``filters`` channels (stride ``stride``, as in the original ResNet and
     keras.applications), 3x3 conv with ``filters``, 1x1 conv back up to ``4 * filters``, each
     followed by batch norm (ReLU after the first two), plus the shortcut, then ReLU. The 1x1
-    layers make the 3x3 convolution work on 4x fewer channels.
+    layers make the 3x3 convolution work on 4x fewer channels. Arguments as :func:`residual_block`.
     """
     _check_block_args(filters, stride)
-    skip = None if shortcut == "none" else _shortcut(x, 4 * filters, stride, shortcut, name, use_bias)
-    y = _conv_bn(x, filters, 1, stride, f"{name}_1", use_bias)
-    y = _conv_bn(y, filters, 3, 1, f"{name}_2", use_bias)
-    y = _conv_bn(y, 4 * filters, 1, 1, f"{name}_3", use_bias, relu=False)
+    m = bn_momentum
+    skip = None if shortcut == "none" else _shortcut(x, 4 * filters, stride, shortcut, name, use_bias, m)
+    y = _conv_bn(x, filters, 1, stride, f"{name}_1", use_bias, momentum=m)
+    y = _conv_bn(y, filters, 3, 1, f"{name}_2", use_bias, momentum=m)
+    y = _conv_bn(y, 4 * filters, 1, 1, f"{name}_3", use_bias, relu=False, momentum=m)
     if skip is not None:
         y = layers.Add(name=f"{name}_add")([skip, y])
     return layers.Activation("relu", name=f"{name}_out")(y)
@@ -284,7 +285,9 @@ def cifar_resnet(depth: int = 20, input_shape=(32, 32, 3), classes: int = 10, wi
     global average pooling and a softmax layer. ResNet-20/32/44/56/110 have 0.27/0.46/0.66/0.85/1.7
     million parameters. ``shortcut="pad"`` is the paper's parameter-free option A;
     ``shortcut="none"`` builds the *plain* network with the same layers and parameters, which
-    trains worse as it gets deeper (the degradation problem, the paper's fig. 6).
+    trains worse as it gets deeper (the degradation problem, the paper's fig. 6). Batch norm
+    uses momentum 0.9 (the Torch/PyTorch value the paper's CIFAR runs used), so its running
+    statistics are usable after a short training.
     """
     if not isinstance(depth, int) or depth < 8 or (depth - 2) % 6:
         raise ValueError(f"depth must be 6n + 2 with n >= 1 (8, 14, 20, 32, 44, 56, 110...), got {depth!r}")
@@ -294,12 +297,12 @@ def cifar_resnet(depth: int = 20, input_shape=(32, 32, 3), classes: int = 10, wi
     classes = _check_classes(classes)
     n = (depth - 2) // 6
     inputs = keras.Input(shape=input_shape, name="image")
-    x = _conv_bn(inputs, width, 3, 1, "conv1", use_bias=False)
+    x = _conv_bn(inputs, width, 3, 1, "conv1", use_bias=False, momentum=0.9)
     for stage, filters in enumerate((width, 2 * width, 4 * width), 2):
         for b in range(1, n + 1):
             stride = 2 if b == 1 and stage > 2 else 1
             x = residual_block(x, filters, stride, shortcut=shortcut, use_bias=False,
-                               name=f"conv{stage}_block{b}")
+                               name=f"conv{stage}_block{b}", bn_momentum=0.9)
     x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
     outputs = layers.Dense(classes, activation="softmax", name="predictions")(x)
     kind = "plain" if shortcut == "none" else "resnet"
