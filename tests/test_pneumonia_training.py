@@ -82,6 +82,14 @@ def test_two_phase_training_with_a_corrupt_file_and_rerun(data, tmp_path):
     assert "already complete" in again.notes[0] and len(again.history) == 3
     images = np.zeros((2, 32, 32, 3), "float32")
     np.testing.assert_allclose(again.model.predict(images, verbose=0), result.model.predict(images, verbose=0), rtol=1e-5)
+    # Evaluation on a test list that contains the corrupt file: it is skipped and named.
+    broken = pn.audit(data).unreadable
+    evaluation = pn.evaluate(result.model, val_files, val_files + broken, n_bootstrap=50, data_label="demo")
+    assert evaluation.skipped_files == broken and evaluation.test["n"] == len(val_files)
+    assert 0 <= evaluation.test["roc_auc"] <= 1 and evaluation.table().columns[0] == "test (demo)"
+    figure = pn.gradcam_examples(result.model, evaluation, n=2)
+    assert figure.cases and all(kind in ("true positive", "false positive", "false negative")
+                                for kind, _, _ in figure.cases)
 
 
 RESUMABLE_RUN = TINY_BACKBONE + textwrap.dedent("""

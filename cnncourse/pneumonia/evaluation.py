@@ -12,7 +12,8 @@ scikit-learn. With PNEUMONIA as the positive class:
 
 :func:`choose_threshold` picks the threshold on the **validation** images by a rule stated in
 advance: by default the highest threshold that still finds at least 95% of the pneumonia cases
-(missing a pneumonia is worse than a false alarm that a radiologist then rules out). Choosing the
+(missing a pneumonia is worse than a false alarm that a radiologist then rules out), placed
+halfway to the next lower validation score. Choosing the
 threshold, or the checkpoint, on the test set (as Kermany et al. did) makes test numbers optimistic.
 """
 
@@ -125,11 +126,14 @@ def bootstrap_ci(y_true, y_prob, metric=roc_auc, n_resamples: int = 1000, level:
 
 
 def choose_threshold(y_val, p_val, rule: str = "sensitivity", target: float = 0.95) -> tuple[float, str]:
-    """``(threshold, rule in words)`` chosen on validation predictions.
+    """``(threshold, rule in words)`` chosen on validation predictions (predict 1 when p >= threshold).
 
-    ``"sensitivity"``: the highest threshold whose validation sensitivity is at least ``target``
-    (the most specific operating point that still finds that share of pneumonia cases).
-    ``"youden"``: the threshold maximising sensitivity + specificity - 1.
+    ``"sensitivity"``: the most specific operating point whose validation sensitivity is at least
+    ``target``. ``"youden"``: the operating point maximising sensitivity + specificity - 1.
+    Every threshold between the validation score that defines the operating point and the next
+    lower score gives the same validation predictions; the midpoint of that gap is returned, so
+    that the threshold does not sit right on one validation image (which would make the first
+    similar test image fall on either side by chance).
     """
     y, p = _binary_inputs(y_val, p_val)
     if rule not in THRESHOLD_RULES:
@@ -140,10 +144,13 @@ def choose_threshold(y_val, p_val, rule: str = "sensitivity", target: float = 0.
     fpr, tpr, thresholds = fpr[1:], tpr[1:], thresholds[1:]  # drop the +inf start
     if rule == "sensitivity":
         index = int(np.argmax(tpr >= target - 1e-12))  # thresholds fall, sensitivity rises: first reaching it
-        return float(thresholds[index]), (f"highest threshold with validation sensitivity >= {target:.0%} "
-                                          f"(reached {tpr[index]:.1%}, specificity {1 - fpr[index]:.1%})")
-    index = int(np.argmax(tpr - fpr))
-    return float(thresholds[index]), f"maximum of Youden's J = sensitivity + specificity - 1 on validation ({tpr[index] - fpr[index]:.3f})"
+        text = (f"most specific threshold with validation sensitivity >= {target:.0%} "
+                f"(reached {tpr[index]:.1%}, specificity {1 - fpr[index]:.1%})")
+    else:
+        index = int(np.argmax(tpr - fpr))
+        text = f"maximum of Youden's J = sensitivity + specificity - 1 on validation ({tpr[index] - fpr[index]:.3f})"
+    lower = thresholds[index + 1] if index + 1 < len(thresholds) else thresholds[index] - 1e-3
+    return float((thresholds[index] + lower) / 2), text
 
 
 def predict_files(model, files, image_size: int | None = None, batch_size: int = 32):
@@ -264,24 +271,26 @@ def gradcam_examples(model, evaluation: Evaluation, n: int = 3, layer_name: str 
         "false negative": np.flatnonzero(~predicted & (y == 1)),
     }
     size_px = int(model.inputs[0].shape[1])
-    fig, axes = plt.subplots(3, n, figsize=(size * n, size * 3.2), squeeze=False)
+    chosen = {kind: idx[np.argsort(-np.abs(p[idx] - evaluation.threshold))][:n] for kind, idx in kinds.items()}
+    shown = [kind for kind, idx in chosen.items() if len(idx)]
+    fig, axes = plt.subplots(max(len(shown), 1), n, figsize=(size * n, size * 1.1 * max(len(shown), 1) + 0.4),
+                             squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
     cases = []
-    for row, (kind, idx) in enumerate(kinds.items()):
-        confident = idx[np.argsort(-np.abs(p[idx] - evaluation.threshold))][:n]
-        for ax in axes[row]:
-            ax.axis("off")
-        axes[row, 0].set_title(f"{kind}: none" if len(confident) == 0 else "", fontsize=9, loc="left")
-        if len(confident) == 0:
-            continue
-        batch = next(iter(make_dataset([files[i] for i in confident], image_size=size_px,
-                                       batch_size=len(confident), cache=False)))[0].numpy()
-        for col, (i, image) in enumerate(zip(confident, batch, strict=True)):
+    for row, kind in enumerate(shown):
+        idx = chosen[kind]
+        batch = next(iter(make_dataset([files[i] for i in idx], image_size=size_px,
+                                       batch_size=len(idx), cache=False)))[0].numpy()
+        for col, (i, image) in enumerate(zip(idx, batch, strict=True)):
             heatmap = explain.grad_cam(model, image, layer_name=layer_name, class_index=1)
             axes[row, col].imshow(explain.overlay_heatmap(image, heatmap))
             axes[row, col].set_title(f"{kind}\np={p[i]:.2f} {files[i].name[:18]}", fontsize=8)
             cases.append((kind, files[i], float(p[i])))
+    missing = [kind for kind in kinds if kind not in shown]
     label = f" - {evaluation.data_label}" if evaluation.data_label else ""
-    fig.suptitle(f"Grad-CAM evidence for PNEUMONIA (threshold {evaluation.threshold:.2f}){label}", fontsize=10)
+    note = f"\n(no {' or '.join(missing)}s on the test set)" if missing else ""
+    fig.suptitle(f"Grad-CAM evidence for PNEUMONIA (threshold {evaluation.threshold:.2f}){label}{note}", fontsize=10)
     fig.tight_layout()
     fig.cases = cases
     plt.close(fig)
