@@ -422,3 +422,12 @@ def test_demo_image_is_a_real_jpeg(demo):
     path = next((demo / "test" / "PNEUMONIA").glob("*.jpeg"))
     with Image.open(io.BytesIO(path.read_bytes())) as image:
         assert image.format == "JPEG" and image.mode in ("L", "RGB")
+
+
+def test_missing_kaggle_package_says_how_to_install_it(with_credentials, monkeypatch):
+    import sys
+
+    for name in [m for m in sys.modules if m == "kaggle" or m.startswith("kaggle.")] + ["kaggle"]:
+        monkeypatch.setitem(sys.modules, name, None)  # import kaggle now fails as if not installed
+    with pytest.raises(pn.DataUnavailable, match="pip install kaggle"):
+        pn.download(with_credentials / "dest", quiet=True)

@@ -87,11 +87,14 @@ def _explain_failure(exc: BaseException) -> str:
 def _kaggle_api():
     """Import and authenticate the kaggle package; only called once credentials were found."""
     try:
-        from kaggle.api.kaggle_api_extended import KaggleApi
+        from kaggle.api.kaggle_api_extended import KaggleApi  # older versions authenticate here
 
         api = KaggleApi()
         api.authenticate()
-    except (Exception, SystemExit) as exc:  # old kaggle versions sys.exit() on missing credentials
+    except ImportError:
+        raise DataUnavailable("The kaggle package is not installed: pip install kaggle (it is in "
+                              "requirements.txt), then run this again.") from None
+    except (Exception, SystemExit) as exc:  # older versions sys.exit() when credentials are missing
         raise DataUnavailable(credentials.redact(
             f"The kaggle package could not authenticate ({type(exc).__name__}: {exc}). "
             + credentials.HOW_TO_GET_CREDENTIALS)) from None

@@ -342,7 +342,7 @@ def train(train_files, val_files, *, backbone="mobilenetv2", image_size: int = 2
     source = getattr(model, "weights_source", "given model")
 
     run = _RunFolder(run_dir, _fingerprint(
-        files=train_files + ["--"] + val_files, model=_architecture(model), batch_size=batch_size, epochs=epochs,
+        files=train_files + ["--"] + val_files, model=_architecture(model), weights_source=source, batch_size=batch_size, epochs=epochs,
         fine_tune_epochs=0 if is_baseline else fine_tune_epochs, fine_tune_layers=fine_tune_layers,
         learning_rate=learning_rate, fine_tune_learning_rate=fine_tune_learning_rate, augment=augment,
         use_class_weights=use_class_weights, seed=seed))
