@@ -9,7 +9,7 @@ import pytest
 import tensorflow as tf
 from keras import layers
 
-from cnncourse import explain
+from cnncourse import explain, transfer
 
 RNG = np.random.default_rng(0)
 
@@ -144,16 +144,17 @@ def test_grad_cam_default_layer_is_last_feature_map():
     np.testing.assert_allclose(heat, explain.grad_cam(functional, image, "conv2", class_index=3), rtol=1e-4, atol=1e-5)
 
 
-def test_grad_cam_on_a_real_keras_applications_backbone():
-    backbone = keras.applications.MobileNetV2(input_shape=(64, 64, 3), include_top=False, weights=None, alpha=0.35)
-    inputs = keras.Input((64, 64, 3))
-    x = backbone(inputs, training=False)
-    x = layers.GlobalAveragePooling2D()(x)
-    model = keras.Model(inputs, layers.Dense(3, activation="softmax")(x))
-    image = RNG.random((64, 64, 3)).astype("float32")
+def test_grad_cam_and_saliency_on_a_transfer_model_with_a_keras_applications_backbone():
+    """build_transfer_model: preprocessing layer, nested MobileNetV2, sigmoid head."""
+    model = transfer.build_transfer_model("mobilenetv2", input_shape=(64, 64, 3), num_classes=2, weights=None)
+    image = RNG.uniform(0, 255, (64, 64, 3)).astype("float32")
     heat = explain.grad_cam(model, image, layer_name="block_13_expand_relu")  # inside the backbone, 4x4
     assert heat.shape == (4, 4) and heat.min() >= 0 and heat.max() <= 1
-    assert explain.grad_cam(model, image).shape == (2, 2)  # whole backbone output
+    assert explain.grad_cam(model, image).shape == (2, 2)  # default: the whole backbone's output
+    sal = explain.saliency_map(model, image)
+    assert sal.shape == (64, 64) and sal.min() >= 0
+    occ = explain.occlusion_map(model, image, patch=16, stride=16)
+    assert occ.shape == (4, 4) and occ.min() >= -1 and occ.max() <= 1
 
 
 def test_cut_inside_a_residual_block_gives_a_two_input_head_and_the_keras_io_grad_cam():
