@@ -342,10 +342,10 @@ def train(train_files, val_files, *, backbone="mobilenetv2", image_size: int = 2
     source = getattr(model, "weights_source", "given model")
 
     run = _RunFolder(run_dir, _fingerprint(
-        files=train_files + ["--"] + val_files, model=_architecture(model), weights_source=source, batch_size=batch_size, epochs=epochs,
-        fine_tune_epochs=0 if is_baseline else fine_tune_epochs, fine_tune_layers=fine_tune_layers,
-        learning_rate=learning_rate, fine_tune_learning_rate=fine_tune_learning_rate, augment=augment,
-        use_class_weights=use_class_weights, seed=seed))
+        files=train_files + ["--"] + val_files, model=_architecture(model), weights_source=source,
+        batch_size=batch_size, epochs=epochs, fine_tune_epochs=0 if is_baseline else fine_tune_epochs,
+        fine_tune_layers=fine_tune_layers, learning_rate=learning_rate, fine_tune_learning_rate=fine_tune_learning_rate,
+        augment=augment, use_class_weights=use_class_weights, seed=seed))
     if run.state.get("complete") and (run_dir / "model.keras").exists():
         note = f"Training already complete in {run_dir}: loading the saved model instead of training again."
         print(note)
