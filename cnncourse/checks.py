@@ -83,8 +83,8 @@ class Case:
 # ----------------------------------------------------------------------------- comparing and showing
 
 def _show(value, indent: str = "    ") -> str:
-    if isinstance(value, np.ndarray) or (isinstance(value, (list, tuple)) and value and
-                                         isinstance(value[0], (list, tuple, np.ndarray))):
+    if isinstance(value, np.ndarray) or (isinstance(value, list) and value and
+                                         isinstance(value[0], (list, np.ndarray))):
         array = np.asarray(value)
         if array.size <= _SMALL:
             body = np.array2string(array, separator=", ", max_line_width=100)
@@ -389,38 +389,46 @@ def check_conv_params(fn: Callable) -> bool:
     return _run_cases("check_conv_params", fn, cases, ["kernel_size", "in_channels", "filters"], 0, 0)
 
 
-def _sizes(got):
-    """Receptive-field sizes from an int, a list of ints, or a list of (size, jump) records."""
-    if isinstance(got, (int, np.integer)):
-        return int(got)
-    try:
-        items = list(got)
-    except TypeError:
-        return got
-    return [int(getattr(i, "size", i[0] if isinstance(i, (tuple, list)) else i)) for i in items]
+def _as_ints(values) -> tuple:
+    return tuple(int(v) for v in values)
 
 
 def check_receptive_field(fn: Callable) -> bool:
-    """Check ``fn(layers)`` for lists of (kernel, stride): the final receptive field, or one per layer."""
+    """Check ``fn(layers)`` for lists of (kernel, stride).
+
+    Your function may return the final receptive field (an int), the final ``(size, jump)``
+    pair, or one entry per layer (ints, or (size, jump) pairs / records with a ``size``).
+    """
     __tracebackhide__ = True  # noqa: F841
-    table = [
-        ([(3, 2), (3, 2)], [3, 7], "kernel 3, stride 2, twice (the 5x5 example)"),
-        ([(3, 1)] * 3, [3, 5, 7], "three stacked 3x3 convolutions see 7x7"),
-        ([(11, 4), (3, 2)], [11, 19], "AlexNet CONV1 then POOL1"),
-        ([(5, 1), (2, 2), (5, 1), (2, 2)], [5, 6, 14, 16], "LeNet-5: conv 5, pool 2, conv 5, pool 2"),
+    table = [  # layers, (size, jump) after each layer, label
+        ([(3, 2), (3, 2)], [(3, 2), (7, 4)], "kernel 3, stride 2, twice (the 5x5 example)"),
+        ([(3, 1)] * 3, [(3, 1), (5, 1), (7, 1)], "three stacked 3x3 convolutions see 7x7"),
+        ([(11, 4), (3, 2)], [(11, 4), (19, 8)], "AlexNet CONV1 then POOL1"),
+        ([(5, 1), (2, 2), (5, 1), (2, 2)], [(5, 1), (6, 2), (14, 2), (16, 4)],
+         "LeNet-5: conv 5, pool 2, conv 5, pool 2"),
     ]
+    if not callable(fn):
+        return _run_cases("check_receptive_field", fn, [], ["layers"], 0, 0)
+    try:  # which form does the function return? Three layers tell an int, a pair and a list apart.
+        probe = fn([(3, 1)] * 3)
+    except Exception:
+        probe = None  # the case run below reports the error properly
+    if isinstance(probe, (int, np.integer)):
+        form, convert = "final size", int
+        expected = [pairs[-1][0] for _, pairs, _ in table]
+    elif isinstance(probe, (tuple, list)) and len(probe) == 2 and all(isinstance(v, (int, np.integer)) for v in probe):
+        form, convert = "final (size, jump)", _as_ints
+        expected = [pairs[-1] for _, pairs, _ in table]
+    else:
+        form = "size after each layer"
+
+        def convert(result):
+            return [int(getattr(r, "size", r[0] if isinstance(r, (tuple, list)) else r)) for r in result]
+
+        expected = [[size for size, _ in pairs] for _, pairs, _ in table]
 
     def wrapped(layers):
-        return _sizes(fn(layers))
+        return convert(fn(layers))
 
-    cases = []
-    for layers, sizes, label in table:
-        cases.append(Case(label, (layers,), {}, sizes))
-    # Accept a single final number too: compare only the last size then.
-    try:
-        first = _sizes(fn(table[0][0])) if callable(fn) else None
-    except Exception:
-        first = None  # the case run below reports the error properly
-    if isinstance(first, int):
-        cases = [Case(c.label, c.args, {}, c.expected[-1]) for c in cases]
-    return _run_cases("check_receptive_field", wrapped, cases, ["layers"], 0, 0)
+    cases = [Case(label, (layers,), {}, e) for (layers, _, label), e in zip(table, expected, strict=True)]
+    return _run_cases("check_receptive_field", wrapped, cases, ["layers"], 0, 0, f"compared: {form}")

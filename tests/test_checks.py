@@ -40,11 +40,12 @@ def keras_conv_params(kernel_size, in_channels, filters):
     (checks.check_conv_params, keras_conv_params),
     (checks.check_receptive_field, conv.receptive_field),
     (checks.check_receptive_field, lambda layers: conv.receptive_field(layers)[-1].size),
+    (checks.check_receptive_field, lambda layers: tuple(conv.receptive_field(layers)[-1])),  # (size, jump)
 ])
 def test_correct_functions_pass_and_say_so(check, fn, capsys):
     assert check(fn) is True
     line = capsys.readouterr().out.strip()
-    assert line.startswith(check.__name__) and line.endswith(checks.PASS_MARK) or "skipped" in line, line
+    assert line.startswith(f"{check.__name__}: all ") and f"cases pass {checks.PASS_MARK}" in line, line
 
 
 def test_conv2d_checks_stride_padding_and_channels_when_the_function_has_them(capsys):
@@ -65,6 +66,7 @@ def test_conv2d_checks_stride_padding_and_channels_when_the_function_has_them(ca
     (checks.check_pad, lambda x, w: np.pad(x, (w, 0)), "7x7 image, padding 2"),
     (checks.check_conv_params, lambda k, c, f: k * k * c * f, "9 + 1"),
     (checks.check_receptive_field, lambda layers: sum(k for k, s in layers), "kernel 3, stride 2, twice"),
+    (checks.check_receptive_field, lambda layers: (conv.receptive_field(layers)[-1].size, 1), "expected: (7, 4)"),
 ])
 def test_wrong_functions_fail_on_a_named_case_with_expected_and_got(check, wrong, case):
     with pytest.raises(checks.CheckFailed) as info:
@@ -72,6 +74,18 @@ def test_wrong_functions_fail_on_a_named_case_with_expected_and_got(check, wrong
     message = str(info.value)
     assert case in message and "expected:" in message and "got:" in message, message
     assert isinstance(info.value, AssertionError), "a failing check fails the cell, and CI"
+
+
+def test_checks_fit_the_functions_the_lecture_notebooks_ask_for(capsys):
+    """Signatures of the exercises in notebooks 01 and 02: my_conv2d(image, kernel, stride=1),
+    conv_params(kernel_size, in_channels, filters), my_output_size(n, f, stride=1, padding=0),
+    my_receptive_field(layers) -> (size, jump)."""
+    checks.check_conv2d(lambda image, kernel, stride=1: conv.conv2d(image, kernel, stride=stride))
+    assert "all 5 cases pass" in capsys.readouterr().out
+    checks.check_conv_params(keras_conv_params)
+    checks.check_output_size(lambda n, f, stride=1, padding=0: conv.output_size(n, f, stride, padding), misfit=True)
+    checks.check_receptive_field(lambda layers: tuple(conv.receptive_field(layers)[-1]))
+    assert "compared: final (size, jump)" in capsys.readouterr().out
 
 
 def test_known_answers_match_the_lecture_text():
