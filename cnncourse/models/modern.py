@@ -26,7 +26,6 @@ from keras import layers, ops
 from cnncourse.models.classic import LocalResponseNormalization, _check_classes, _check_shape
 
 __all__ = [
-    "INCEPTION_DEFAULTS",
     "RESNET_STAGES",
     "inception_module",
     "googlenet",
@@ -49,11 +48,6 @@ BN_EPSILON = 1.001e-5  # keras.applications' value for ResNet and DenseNet
 # ---------------------------------------------------------------------------------------------
 # GoogLeNet / Inception v1
 # ---------------------------------------------------------------------------------------------
-
-#: The lecture's inception module (GoogLeNet's "3b" on a 28x28x256 input).
-INCEPTION_DEFAULTS = {"filters_1x1": 128, "filters_3x3": 192, "filters_5x5": 96,
-                      "reduce_3x3": 64, "reduce_5x5": 64, "pool_proj": 64}
-
 
 def inception_module(x, kind: str = "naive", filters_1x1: int = 128, filters_3x3: int = 192,
                      filters_5x5: int = 96, reduce_3x3: int = 64, reduce_5x5: int = 64,
