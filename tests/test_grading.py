@@ -299,8 +299,9 @@ def test_an_endless_cell_is_cut_off_and_the_next_submission_graded(tmp_path, syn
 
 
 def test_a_worker_past_the_total_limit_is_killed_with_its_kernel(tmp_path, synthetic_course, monkeypatch):
-    # The worker would stop at 60 s; make the grader's own limit 60 - 67 + 15 = 8 s instead.
-    monkeypatch.setattr(grade_module, "WORKER_GRACE_S", -67)
+    # The worker would stop at 60 s; make the grader's own limit 60 - 55 + 15 = 20 s instead
+    # (long enough for a kernel to start and grade the first exercise on a loaded 2-core machine).
+    monkeypatch.setattr(grade_module, "WORKER_GRACE_S", -55)
     pid_file = tmp_path / "kernel.pid"
     sleeper = variant(tmp_path / "sleeper.ipynb", double=GOOD["double"], root="import time\ntime.sleep(120)",
                       extra=f"import os\nopen({str(pid_file)!r}, 'w').write(str(os.getpid()))")
