@@ -38,7 +38,7 @@ course: $(STAMP)
 test: $(STAMP)
 	$(VPY) -m ruff check .
 	CNNCOURSE_FAST=1 $(VPY) -m pytest -n $(PYTEST_WORKERS) --dist loadscope \
-		--nbval-lax --nbval-current-env -p no:cacheprovider tests notebooks labs
+		--nbval-lax --nbval-current-env -p no:cacheprovider --durations=15 tests notebooks labs
 
 jupyter: $(STAMP)
 	$(VENV)/bin/jupyter lab --notebook-dir=.

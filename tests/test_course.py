@@ -1,0 +1,75 @@
+"""The course runner (make course) and the notebook conventions every notebook follows."""
+
+import json
+import re
+
+import nbformat
+import pytest
+
+from cnncourse import config, course
+
+NOTEBOOKS = course.course_notebooks()
+
+
+def _notebook(path, *sources):
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(s) for s in sources])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, path)
+    return path
+
+
+def test_runner_reports_failures_with_cell_and_keeps_going(tmp_path, monkeypatch):
+    root = tmp_path / "repo"
+    (root / "notebooks").mkdir(parents=True)
+    _notebook(root / "notebooks" / "01_fails.ipynb", "x = 1", "raise ValueError('broken on purpose')")
+    _notebook(root / "notebooks" / "02_works.ipynb",
+              "from cnncourse.course import key_figure\nkey_figure('answer', 42, 'fast mode')")
+    monkeypatch.setattr(config, "REPO_ROOT", root)
+    out = tmp_path / "out"
+    assert course.run_course(out=out) == 1
+    assert (out / "02_works.html").exists() and (out / "01_fails.ipynb").exists()
+    index = (out / "index.html").read_text()
+    assert "cell 1: ValueError: broken on purpose" in index and "answer = 42 (fast mode)" in index
+
+
+def test_summary_table_lists_every_notebook():
+    results = [course.NotebookResult("01_a", "ok", 3.2, "x = 1"), course.NotebookResult("02_b", "FAILED", 1, "", "cell 4: E")]
+    table = course.format_summary(results)
+    assert "01_a" in table and "x = 1" in table and "cell 4: E" in table and "FAILED" in table
+
+
+def test_strip_outputs_keeps_only_checked_cells():
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell("# NBVAL_CHECK_OUTPUT\nprint(1)", execution_count=1,
+                                  outputs=[nbformat.v4.new_output("stream", text="1\n")]),
+        nbformat.v4.new_code_cell("print(2)", execution_count=2, outputs=[nbformat.v4.new_output("stream", text="2\n")]),
+    ])
+    course.strip_outputs(nb)
+    assert nb.cells[0].outputs and nb.cells[0].execution_count == 1
+    assert nb.cells[1].outputs == [] and nb.cells[1].execution_count is None
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_follows_the_conventions(path):
+    nb = nbformat.read(path, as_version=4)
+    nbformat.validate(nb)
+    first, setup = nb.cells[0], nb.cells[1]
+    assert first.cell_type == "markdown" and first.source.startswith("# "), "title cell first"
+    assert setup.source.startswith("# NBVAL_SKIP") and "google.colab" in setup.source, "Colab set-up cell second"
+    urls = set(re.findall(r"https://github\.com/[\w.-]+/[\w.-]+", setup.source))
+    assert urls == {config.REPO_URL}, f"set-up cell must clone {config.REPO_URL}, found {urls}"
+    code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
+    assert "seed_everything" in code and "TF_CPP_MIN_LOG_LEVEL" in code
+    assert "key_figure(" in code, "every notebook reports its key figure"
+    for cell in nb.cells:
+        if cell.cell_type == "code" and "NBVAL_CHECK_OUTPUT" not in cell.source:
+            assert not cell.outputs, f"outputs must be stripped: {cell.source[:60]!r}"
+    assert len(json.dumps(nb)) < 300_000
+
+
+def test_readme_links_every_notebook_to_colab():
+    readme = (config.REPO_ROOT / "README.md").read_text()
+    assert "make test" in readme and "make course" in readme
+    for path in NOTEBOOKS:
+        link = f"https://colab.research.google.com/github/{config.REPO_URL.removeprefix('https://github.com/')}/blob/main/{path.parent.name}/{path.name}"
+        assert link in readme, f"README lacks the Colab link of {path.name}"
