@@ -299,18 +299,20 @@ def test_an_endless_cell_is_cut_off_and_the_next_submission_graded(tmp_path, syn
 
 
 def test_a_worker_past_the_total_limit_is_killed_with_its_kernel(tmp_path, synthetic_course, monkeypatch):
-    # The worker would stop at 60 s; make the grader's own limit 60 - 55 + 15 = 20 s instead
-    # (long enough for a kernel to start and grade the first exercise on a loaded 2-core machine).
-    monkeypatch.setattr(grade_module, "WORKER_GRACE_S", -55)
+    # The worker would stop at 60 s; make the grader's own limit 60 - 63 + 15 = 12 s instead.
+    monkeypatch.setattr(grade_module, "WORKER_GRACE_S", -63)
     pid_file = tmp_path / "kernel.pid"
-    sleeper = variant(tmp_path / "sleeper.ipynb", double=GOOD["double"], root="import time\ntime.sleep(120)",
-                      extra=f"import os\nopen({str(pid_file)!r}, 'w').write(str(os.getpid()))")
-    (grade,) = grade_submissions([sleeper], synthetic_course, GradeSettings(cell_timeout=100, total_timeout=60),
+    sleeper = variant(tmp_path / "sleeper.ipynb", **GOOD,
+                      extra=f"import os, time\nopen({str(pid_file)!r}, 'w').write(str(os.getpid()))\ntime.sleep(300)")
+    start = time.monotonic()
+    (grade,) = grade_submissions([sleeper], synthetic_course, GradeSettings(cell_timeout=200, total_timeout=60),
                                  progress=False)
-    assert grade.total == 1, "the exercise graded before the kill keeps its points"
-    assert any("the grader stopped this submission" in n for n in grade.notes)
-    time.sleep(0.5)
-    assert not _alive(int(pid_file.read_text())), "the kernel was killed too"
+    assert time.monotonic() - start < 30
+    assert grade.total == 0 and any("the grader stopped this submission after 12 s" in n for n in grade.notes)
+    assert all("not run" in e.reason for e in grade.exercises)
+    if pid_file.exists():  # the kernel got as far as the sleeping cell (it does unless the machine is very busy)
+        time.sleep(0.5)
+        assert not _alive(int(pid_file.read_text())), "the kernel was killed too"
 
 
 def _alive(pid):
