@@ -4,8 +4,8 @@ The lecture's three steps:
 
 1. get a network pretrained on ImageNet (``build_transfer_model``: the backbone, its own input
    preprocessing, global pooling, dropout and a new classification head);
-2. train only the new head (the backbone is frozen, and called with ``training=False`` so its
-   batch-norm layers keep their ImageNet statistics);
+2. train only the new head (the backbone is frozen; a frozen batch-norm layer always runs in
+   inference mode, so it keeps its ImageNet statistics);
 3. unfreeze the last layers of the backbone (``unfreeze_top``), recompile with a very low
    learning rate and train a little more. Recompiling is the caller's step: a changed
    ``trainable`` flag only takes effect at the next ``compile``.
@@ -227,7 +227,10 @@ def build_transfer_model(backbone="mobilenetv2", input_shape=(224, 224, 3), num_
     imbalanced binary problem. The head computes in float32, also under mixed precision.
 
     The backbone is the model's only nested ``keras.Model`` (:func:`get_backbone` finds it),
-    frozen, and called with ``training=False``.
+    frozen, and called with ``training=False``. Note: in Keras 3 that ``training=False`` does
+    not survive ``fit`` for layers that are trainable (keras-team/keras#20285); what keeps the
+    batch-norm statistics fixed is that their layers stay frozen, which :func:`unfreeze_top`
+    guarantees.
     """
     if isinstance(num_classes, bool) or not isinstance(num_classes, (int, np.integer)) or num_classes < 1:
         raise ValueError(f"num_classes must be a positive int, got {num_classes!r}")
@@ -261,7 +264,7 @@ def build_transfer_model(backbone="mobilenetv2", input_shape=(224, 224, 3), num_
 
     inputs = keras.Input(shape=input_shape, name="image")
     x = BackbonePreprocessing(mode, name="preprocess")(inputs)
-    x = base(x, training=False)  # batch norm stays in inference mode, even after unfreezing
+    x = base(x, training=False)  # the classic recipe; in Keras 3 frozen BN layers are what really stays in inference mode
     if len(x.shape) == 4:
         x = keras.layers.GlobalAveragePooling2D(name="avg_pool")(x)
     x = keras.layers.Dropout(dropout, name="dropout")(x)
