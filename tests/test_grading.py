@@ -11,7 +11,6 @@ CNNCOURSE_GRADE_ALL=1 (see docs/instructors.md for the measured cost).
 import csv
 import json
 import os
-import re
 import time
 
 import nbformat
@@ -36,8 +35,6 @@ from cnncourse.grading.exercises import student_source
 from cnncourse.grading.exercises import tests_header as _tests_header
 
 NOTEBOOKS = course.course_notebooks()
-LECTURES = [p for p in NOTEBOOKS if p.parent.name == "notebooks" and re.match(r"0[1-8]_", p.name)]
-LABS = [p for p in NOTEBOOKS if p.parent.name == "labs"]
 
 DOUBLE_SOLUTION = "# Exercise syn-1\ndef double(x):\n    ### BEGIN SOLUTION\n    return 2 * x\n    ### END SOLUTION"
 DOUBLE_TESTS = ("# Tests: exercise syn-1 (1 point)\nassert double(2) == 4, 'double(2) should be 4'\n"
