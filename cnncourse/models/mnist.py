@@ -135,7 +135,8 @@ def lecture_cnn(input_shape=(28, 28, 1), num_classes: int = 10) -> keras.Model:
     (5x5x50) -> Flatten (1250) -> Dense 100 relu -> Dense 10 softmax: **137,660 parameters**
     (3x3x1x25 + 25 = 250; 3x3x25x50 + 50 = 11,300; 1250x100 + 100 = 125,100; 100x10 + 10 = 1,010).
     The slide writes the Keras 1 call ``Convolution2D(25, 3, 3)``; in Keras 3 ``Conv2D(25, 3, 3)``
-    would mean a 3x3 kernel at *stride 3*, so the kernel size is spelled ``(3, 3)`` here.
+    would mean a 3x3 kernel at *stride 3*, so the kernel size is spelled ``(3, 3)`` here
+    (keras2-ok: the old call is quoted only to warn against it).
     """
     shape = _check_shape(input_shape)
     num_classes = _check_classes(num_classes)
