@@ -431,3 +431,23 @@ def test_missing_kaggle_package_says_how_to_install_it(with_credentials, monkeyp
         monkeypatch.setitem(sys.modules, name, None)  # import kaggle now fails as if not installed
     with pytest.raises(pn.DataUnavailable, match="pip install kaggle"):
         pn.download(with_credentials / "dest", quiet=True)
+
+
+def test_two_processes_on_an_empty_cache_both_get_complete_demo_data(tmp_path):
+    """Parallel grading starts several kernels on an empty cache: none may see a half-written tree."""
+    import subprocess
+    import sys
+
+    code = ("from cnncourse.pneumonia.getdata import find_data\n"
+            "path, _ = find_data(demo=True, quiet=True, demo_options={'n_per_class': 6, 'test_per_class': 4})\n"
+            "print(sum(1 for p in path.rglob('*.jpeg')))")
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "CNNCOURSE_CACHE_DIR": str(tmp_path / "cache"),
+           "TF_CPP_MIN_LOG_LEVEL": "3"}
+    runs = [subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True) for _ in range(2)]
+    outputs = [run.communicate(timeout=120) for run in runs]
+    assert all(run.returncode == 0 for run in runs), [err for _, err in outputs]
+    counts = {out.strip().splitlines()[-1] for out, _ in outputs}
+    assert len(counts) == 1 and int(counts.pop()) > 0
+    leftovers = [p.name for p in (tmp_path / "cache" / "demo-xrays").iterdir()]
+    assert len(leftovers) == 1 and not leftovers[0].startswith("."), leftovers

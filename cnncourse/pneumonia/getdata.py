@@ -197,8 +197,16 @@ def find_data(data_dir=None, demo: bool | None = None, quiet: bool = False,
     key = hashlib.sha1(json.dumps(options, sort_keys=True, default=str).encode()).hexdigest()[:10]
     demo_dir = config.cache_dir() / "demo-xrays" / key / "chest_xray"
     if not is_demo(demo_dir):
-        if demo_dir.parent.exists():
-            shutil.rmtree(demo_dir.parent)
-        make_demo_xrays(demo_dir.parent, **options)
+        # Generate into a private folder and rename it into place, so two kernels starting on an
+        # empty cache at once (parallel grading or tests) never see or delete a half-written tree.
+        demo_dir.parent.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{key}-", dir=demo_dir.parent.parent))
+        make_demo_xrays(staging, **options)
+        if demo_dir.parent.exists() and not is_demo(demo_dir):
+            shutil.rmtree(demo_dir.parent, ignore_errors=True)  # left over by an interrupted run
+        try:
+            staging.rename(demo_dir.parent)
+        except OSError:  # another process put a complete copy there first: use it
+            shutil.rmtree(staging, ignore_errors=True)
     print(f"Using {DEMO_LABEL} in {demo_dir}: every number below is measured on synthetic images.")
     return demo_dir, DEMO_LABEL
