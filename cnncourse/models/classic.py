@@ -19,21 +19,10 @@ from collections.abc import Sequence
 import keras
 from keras import layers, ops
 
+from cnncourse.models._checks import check_classes as _check_classes
+from cnncourse.models._checks import check_shape as _check_shape
+
 __all__ = ["LocalResponseNormalization", "alexnet", "vgg16", "vgg19", "mini_vgg"]
-
-
-def _check_shape(input_shape, name: str = "input_shape") -> tuple[int, ...]:
-    if not isinstance(input_shape, (tuple, list)) or len(input_shape) != 3 or not all(
-        isinstance(d, int) and d > 0 for d in input_shape
-    ):
-        raise ValueError(f"{name} must be (height, width, channels) with positive ints, got {input_shape!r}")
-    return tuple(input_shape)
-
-
-def _check_classes(classes) -> int:
-    if not isinstance(classes, int) or isinstance(classes, bool) or classes < 1:
-        raise ValueError(f"classes must be a positive int, got {classes!r}")
-    return classes
 
 
 @keras.saving.register_keras_serializable(package="cnncourse")
@@ -93,7 +82,7 @@ def alexnet(input_shape=(227, 227, 3), classes: int = 1000, two_gpu: bool = Fals
     "60 million parameters" (60,965,224). ``batch_norm=True`` puts batch normalisation where LRN was.
     """
     input_shape = _check_shape(input_shape)
-    classes = _check_classes(classes)
+    classes = _check_classes(classes, "classes")
     if not 0 <= dropout < 1:
         raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
     groups = 2 if two_gpu else 1
@@ -124,7 +113,7 @@ def alexnet(input_shape=(227, 227, 3), classes: int = 1000, two_gpu: bool = Fals
 
 def _vgg(convs_per_block: Sequence[int], input_shape, classes: int, name: str) -> keras.Model:
     input_shape = _check_shape(input_shape)
-    classes = _check_classes(classes)
+    classes = _check_classes(classes, "classes")
     if input_shape[0] < 32 or input_shape[1] < 32:
         raise ValueError(f"VGG halves the image five times: input must be at least 32x32, got {input_shape}")
     inputs = keras.Input(shape=input_shape, name="image")
@@ -176,7 +165,7 @@ def mini_vgg(input_shape=(32, 32, 3), classes: int = 10, filters: Sequence[int] 
     classes, about 0.55M parameters.
     """
     input_shape = _check_shape(input_shape)
-    classes = _check_classes(classes)
+    classes = _check_classes(classes, "classes")
     filters = tuple(filters)
     if not filters or not all(isinstance(f, int) and f > 0 for f in filters):
         raise ValueError(f"filters must be a non-empty sequence of positive ints, got {filters!r}")

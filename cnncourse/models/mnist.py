@@ -23,35 +23,15 @@ from __future__ import annotations
 import keras
 from keras import layers
 
+from cnncourse.models._checks import check_classes as _check_classes
+from cnncourse.models._checks import check_shape as _check_shape
+
 __all__ = ["mlp", "simple_cnn", "lecture_cnn", "conv_model", "lenet5", "improved_cnn"]
 
 
 # ---------------------------------------------------------------------------------------------
 # Argument checks shared by the builders
 # ---------------------------------------------------------------------------------------------
-
-def _check_classes(num_classes) -> int:
-    if isinstance(num_classes, bool) or not isinstance(num_classes, int):
-        raise TypeError(f"num_classes must be an int, got {type(num_classes).__name__} {num_classes!r}")
-    if num_classes < 1:
-        raise ValueError(f"num_classes must be at least 1, got {num_classes}")
-    return num_classes
-
-
-def _check_shape(input_shape, image: bool = True) -> tuple[int, ...]:
-    """A tuple of positive ints; for convnets exactly (height, width, channels)."""
-    try:
-        shape = tuple(input_shape)
-    except TypeError:
-        raise TypeError(f"input_shape must be a tuple of ints, got {input_shape!r}") from None
-    if not shape or not all(isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in shape):
-        raise ValueError(f"input_shape must be a tuple of positive ints, got {input_shape!r}")
-    if image and len(shape) != 3:
-        raise ValueError(
-            f"input_shape must be (height, width, channels), e.g. (28, 28, 1), got {input_shape!r}"
-        )
-    return shape
-
 
 def _spatial_size(size: int, steps) -> int:
     """Side length after a chain of ('conv', k) valid convolutions and ('pool', p) poolings."""

@@ -23,7 +23,9 @@ from collections.abc import Sequence
 import keras
 from keras import layers, ops
 
-from cnncourse.models.classic import LocalResponseNormalization, _check_classes, _check_shape
+from cnncourse.models._checks import check_classes as _check_classes
+from cnncourse.models._checks import check_shape as _check_shape
+from cnncourse.models.classic import LocalResponseNormalization
 
 __all__ = [
     "RESNET_STAGES",
@@ -104,7 +106,7 @@ def googlenet(input_shape=(224, 224, 3), classes: int = 1000, dropout: float = 0
     only in training are left out.
     """
     input_shape = _check_shape(input_shape)
-    classes = _check_classes(classes)
+    classes = _check_classes(classes, "classes")
     inputs = keras.Input(shape=input_shape, name="image")
     x = layers.Conv2D(64, (7, 7), strides=2, padding="same", activation="relu", name="conv1_7x7")(inputs)
     x = layers.MaxPooling2D((3, 3), strides=2, padding="same", name="pool1")(x)
@@ -253,7 +255,7 @@ def resnet(depth: int = 50, input_shape=(224, 224, 3), classes: int = 1000,
     if depth not in RESNET_STAGES:
         raise ValueError(f"depth must be one of {sorted(RESNET_STAGES)}, got {depth!r}")
     input_shape = _check_shape(input_shape)
-    classes = _check_classes(classes)
+    classes = _check_classes(classes, "classes")
     kind, stages = RESNET_STAGES[depth]
     block = residual_block if kind == "basic" else bottleneck_block
     inputs = keras.Input(shape=input_shape, name="image")
@@ -288,7 +290,7 @@ def cifar_resnet(depth: int = 20, input_shape=(32, 32, 3), classes: int = 10, wi
     if shortcut not in SHORTCUTS:
         raise ValueError(f"shortcut must be one of {SHORTCUTS}, got {shortcut!r}")
     input_shape = _check_shape(input_shape)
-    classes = _check_classes(classes)
+    classes = _check_classes(classes, "classes")
     n = (depth - 2) // 6
     inputs = keras.Input(shape=input_shape, name="image")
     x = _conv_bn(inputs, width, 3, 1, "conv1", use_bias=False, momentum=0.9)
@@ -356,7 +358,7 @@ def densenet121(input_shape=(224, 224, 3), classes: int = 1000, growth_rate: int
     ``keras.applications.DenseNet121`` (whose conventions and layer names it follows).
     """
     input_shape = _check_shape(input_shape)
-    classes = _check_classes(classes)
+    classes = _check_classes(classes, "classes")
     inputs = keras.Input(shape=input_shape, name="image")
     x = layers.ZeroPadding2D(3, name="conv1_pad")(inputs)
     x = layers.Conv2D(2 * growth_rate, (7, 7), strides=2, use_bias=False, name="conv1_conv")(x)
@@ -415,7 +417,7 @@ def mobilenet(input_shape=(224, 224, 3), classes: int = 1000, alpha: float = 1.0
     ``keras.applications.MobileNet`` (same conventions), and about 569 million multiply-adds.
     """
     input_shape = _check_shape(input_shape)
-    classes = _check_classes(classes)
+    classes = _check_classes(classes, "classes")
     if not alpha > 0:
         raise ValueError(f"alpha must be positive, got {alpha!r}")
     inputs = keras.Input(shape=input_shape, name="image")
