@@ -72,7 +72,7 @@ def _grade(args) -> int:
 def _student_edition(args) -> int:
     from cnncourse import edition
 
-    return edition.edition_command(args)
+    return edition.edition_command(args) if _grading() else 2
 
 
 #: A branch name set-repo accepts for the student edition (a safe subset of git's rules).
