@@ -7,6 +7,7 @@ exercise) costs most of a fast run of the course, so it runs in ``make test-stud
 
 import ast
 import os
+import platform
 import re
 import shutil
 import subprocess
@@ -177,8 +178,51 @@ def test_workflow_publishes_only_from_main_with_a_write_token_of_its_own():
     assert push == 'git push origin "$commit:refs/heads/$branch"', "fast-forward only: no --force, no +ref"
 
 
+def test_publish_step_commits_on_top_of_the_student_branch(tmp_path):
+    """The workflow's publish script against a local origin: first an orphan, then fast-forwards."""
+    def git(*args, cwd=tmp_path):
+        return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True).stdout.strip()
+
+    origin, checkout, runner_temp = tmp_path / "origin.git", tmp_path / "checkout", tmp_path / "runner"
+    git("init", "-q", "--bare", "-b", "main", str(origin))
+    seed = tmp_path / "seed"
+    git("init", "-q", "-b", "main", str(seed))
+    (seed / "README.md").write_text("instructor source\n")
+    git("-C", str(seed), "add", ".")
+    git("-C", str(seed), "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "main")
+    git("-C", str(seed), "push", "-q", f"file://{origin}", "main")
+    git("clone", "-q", "--depth", "1", f"file://{origin}", str(checkout))
+    (runner_temp / "edition" / "notebooks").mkdir(parents=True)
+    (runner_temp / "edition" / "notebooks" / "01.ipynb").write_text("{}\n")
+    env = {**os.environ, "RUNNER_TEMP": str(runner_temp), "GITHUB_SHA": "0123456789abcdef" * 2 + "01234567",
+           "GITHUB_SERVER_URL": "https://github.com", "GITHUB_REPOSITORY": "org/course", "DEFAULT_BRANCH": "main",
+           "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}", "PYTHONPATH": str(ROOT)}
+
+    def publish():
+        result = subprocess.run(["bash", "-eo", "pipefail", "-c", _workflow_step("push")], cwd=checkout, env=env,
+                                capture_output=True, text=True, timeout=120)
+        assert result.returncode == 0, result.stdout + result.stderr
+        return result.stdout
+
+    branch = f"refs/heads/{config.STUDENT_BRANCH}"
+    assert "Published" in publish()
+    first = git("--git-dir", str(origin), "rev-parse", branch)
+    assert git("--git-dir", str(origin), "log", "--format=%P", "-1", first) == ""  # an orphan: no main history
+    assert git("--git-dir", str(origin), "ls-tree", "-r", "--name-only", first) == "notebooks/01.ipynb"
+    assert "unchanged; nothing to publish" in publish()
+    assert git("--git-dir", str(origin), "rev-parse", branch) == first
+    (runner_temp / "edition" / "notebooks" / "01.ipynb").write_text('{"cells": []}\n')
+    assert "Published" in publish()
+    second = git("--git-dir", str(origin), "rev-parse", branch)
+    assert git("--git-dir", str(origin), "log", "--format=%P", "-1", second) == first  # on top: git pull works
+    assert "Student edition of main@012345678" in git("--git-dir", str(origin), "log", "--format=%s", "-1", second)
+    assert git("--git-dir", str(origin), "rev-parse", "refs/heads/main") != second
+
+
 def _actionlint() -> str:
-    found = shutil.which("actionlint") or shutil.which("actionlint", path=str(Path(sys.executable).parent))
+    found = shutil.which("actionlint", path=str(Path(sys.executable).parent)) or shutil.which("actionlint")
+    if not found and not (sys.platform == "linux" and platform.machine() == "x86_64"):
+        pytest.skip("requirements.txt installs actionlint on Linux x86-64 only (where CI runs)")
     assert found, "actionlint is missing: pip install -r requirements.txt"
     return found
 
