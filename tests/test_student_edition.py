@@ -103,6 +103,29 @@ def test_colab_links_and_setup_cells_name_the_student_branch(edition):
         assert f"git clone --quiet --depth 1 --branch {config.STUDENT_BRANCH} {config.REPO_URL} " in setup
 
 
+def test_set_repo_moves_links_set_up_cells_and_branch_together(tmp_path, monkeypatch):
+    from cnncourse import cli
+
+    files = ["cnncourse/config.py", "pyproject.toml", "README.md", *NOTEBOOKS]
+    for rel in files:
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(ROOT / rel, tmp_path / rel)
+    monkeypatch.setattr(config, "REPO_ROOT", tmp_path)
+    assert cli.main(["set-repo", "https://github.com/cnncourse/cnncourse", "--student-branch", "main"]) == 2
+    fork = "https://github.com/uni-x/cnncourse-2027"  # extends the old URL: must not be replaced twice
+    assert cli.main(["set-repo", fork + "/", "--student-branch", "release/2027"]) == 0
+    settings = (tmp_path / "cnncourse/config.py").read_text()
+    assert f'REPO_URL = "{fork}"' in settings and 'STUDENT_BRANCH = "release/2027"' in settings
+    assert f'Repository = "{fork}"' in (tmp_path / "pyproject.toml").read_text()
+    readme = (tmp_path / "README.md").read_text()
+    assert sorted(re.findall(r"https://colab\.research\.google\.com/github/\S+?\.ipynb", readme)) == sorted(
+        f"https://colab.research.google.com/github/uni-x/cnncourse-2027/blob/release/2027/{rel}" for rel in NOTEBOOKS)
+    for rel in NOTEBOOKS:
+        before, after = (ROOT / rel).read_text().splitlines(), (tmp_path / rel).read_text().splitlines()
+        changed = [new for old, new in zip(before, after, strict=True) if old != new]
+        assert len(changed) == 1 and f"--branch release/2027 {fork} /content/" in changed[0], (rel, changed)
+
+
 def test_readme_says_what_it_is_and_links_left_out_files_to_main(edition):
     text = (edition / "README.md").read_text(encoding="utf-8")
     assert text.startswith("> **Student edition.**")
