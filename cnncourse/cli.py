@@ -50,12 +50,12 @@ def _lab(args) -> int:
 
 def _grading():
     """The grading tools, or None (with a message) in the student edition, which leaves them out."""
-    try:
-        from cnncourse import grading
-    except ModuleNotFoundError:
+    if not (config.PACKAGE_DIR / "grading").is_dir():
         print("This is the student edition of the course: it has no grading tools. "
               f"Instructors assign and grade from the main branch of {config.REPO_URL}.")
         return None
+    from cnncourse import grading
+
     return grading
 
 

@@ -146,6 +146,14 @@ def test_nothing_a_student_runs_needs_the_grading_tools(edition):
                 assert not any("grading" in name for name in imported), path
 
 
+@pytest.mark.parametrize("command", [["grade", "x.ipynb"], ["assign"], ["student-edition"]])
+def test_instructor_commands_in_the_edition_say_where_they_are(edition, command):
+    # -S: no site-packages, so only the edition's own package is importable (not this checkout's)
+    result = subprocess.run([sys.executable, "-S", "-m", "cnncourse", *command], cwd=edition, capture_output=True,
+                            text=True, env={**os.environ, "PYTHONPATH": str(edition)}, timeout=60)
+    assert result.returncode == 2 and "student edition" in result.stdout and "main branch" in result.stdout, result
+
+
 def _tiny_course(root: Path, readme: str) -> Path:
     """A git checkout with one notebook holding one exercise, and the given README."""
     (root / "notebooks").mkdir(parents=True)
