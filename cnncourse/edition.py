@@ -58,7 +58,8 @@ def student_files(root: Path) -> list[str]:
                            f"`git ls-files` failed in {root}: {exc}") from exc
     return [path for path in listed
             if path and any(path == inc or (inc.endswith("/") and path.startswith(inc)) for inc in INCLUDE)
-            and not path.startswith(EXCLUDE) and not path.endswith(".ipynb")]
+            and not path.startswith(EXCLUDE) and not path.endswith(".ipynb")
+            and (root / path).is_file()]  # not a tracked file deleted in the working tree
 
 
 def _readme(text: str, out: Path, repo_url: str, branch: str) -> str:
