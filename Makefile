@@ -1,7 +1,7 @@
 # cnncourse: every command creates .venv on first use and installs what it needs.
 #   make course    execute every notebook and the lab (full mode), HTML pages in build/course/
 #   make test      ruff + unit tests + notebooks under nbval, fast mode (what CI runs)
-#   make jupyter   open JupyterLab on the course
+#   make jupyter   open JupyterLab on the course (STUDENT=1: on the student edition, built into build/student-edition/)
 #   make bench     run the benchmark scripts in bench/
 #   make student   write the student versions of the notebooks to build/student/
 
@@ -18,8 +18,10 @@ export TF_CPP_MIN_LOG_LEVEL ?= 3
 export TF_ENABLE_ONEDNN_OPTS ?= 0
 export MPLBACKEND ?= Agg
 PYTEST_WORKERS ?= 2
+# Where make jupyter STUDENT=1 builds the student edition (python -m cnncourse student-edition).
+STUDENT_EDITION ?= build/student-edition
 
-.PHONY: course test jupyter bench student venv clean
+.PHONY: course test test-student jupyter bench student venv clean
 
 venv: $(STAMP)
 
@@ -41,10 +43,22 @@ test: $(STAMP)
 		--nbval-lax --nbval-current-env -p no:cacheprovider --durations=15 tests notebooks labs
 
 jupyter: $(STAMP)
+ifeq ($(STUDENT),1)
+	$(VPY) -m cnncourse student-edition --out $(STUDENT_EDITION)
+	@echo "make jupyter: the STUDENT EDITION in $(STUDENT_EDITION)/, no solutions (rebuilt on every make jupyter STUDENT=1: keep no work there)"
+	$(VENV)/bin/jupyter lab --notebook-dir=$(STUDENT_EDITION)
+else
+	@echo "make jupyter: this checkout's notebooks; on main the INSTRUCTOR SOURCE with solutions and hidden tests (make jupyter STUDENT=1: the student edition)"
 	$(VENV)/bin/jupyter lab --notebook-dir=.
+endif
 
 bench: $(STAMP)
 	@for script in bench/*.py; do echo "== $$script"; $(VPY) $$script || exit 1; done
+
+# The student edition's notebooks run, as students get them, up to their first exercise (CI runs it after test).
+test-student: $(STAMP)
+	CNNCOURSE_FAST=1 CNNCOURSE_STUDENT_RUN=1 $(VPY) -m pytest -n $(PYTEST_WORKERS) -p no:cacheprovider \
+		--durations=15 tests/test_student_edition.py
 
 student: $(STAMP)
 	$(VPY) -m cnncourse assign --out build/student

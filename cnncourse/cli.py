@@ -6,12 +6,14 @@
     python -m cnncourse assign [--out DIR]       student versions of the notebooks
     python -m cnncourse grade SUBMISSIONS…       grade submitted notebooks
     python -m cnncourse refresh NOTEBOOK…        re-record the outputs nbval checks, strip the rest
+    python -m cnncourse student-edition --out DIR  the course without solutions (the student branch)
     python -m cnncourse set-repo URL             point Colab links and set-up cells at a fork
 """
 
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from pathlib import Path
 
@@ -46,39 +48,71 @@ def _lab(args) -> int:
     return pneumonia.lab_command(args)
 
 
-def _assign(args) -> int:
+def _grading():
+    """The grading tools, or None (with a message) in the student edition, which leaves them out."""
+    if not (config.PACKAGE_DIR / "grading").is_dir():
+        print("This is the student edition of the course: it has no grading tools. "
+              f"Instructors assign and grade from the main branch of {config.REPO_URL}.")
+        return None
     from cnncourse import grading
 
-    return grading.assign_command(args)
+    return grading
+
+
+def _assign(args) -> int:
+    grading = _grading()
+    return grading.assign_command(args) if grading else 2
 
 
 def _grade(args) -> int:
-    from cnncourse import grading
+    grading = _grading()
+    return grading.grade_command(args) if grading else 2
 
-    return grading.grade_command(args)
+
+def _student_edition(args) -> int:
+    from cnncourse import edition
+
+    return edition.edition_command(args) if _grading() else 2
+
+
+#: A branch name set-repo accepts for the student edition (a safe subset of git's rules).
+_BRANCH = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*(?:/[A-Za-z0-9][A-Za-z0-9._-]*)*")
 
 
 def _set_repo(args) -> int:
-    """Replace the repository URL everywhere it is written (config, pyproject, README, notebooks)."""
+    """Replace the repository URL and the student branch everywhere they are written."""
     if config.REPO_ROOT is None:
         print("set-repo edits the repository checkout; run it from a clone installed with pip install -e .")
         return 2
     new = args.url.rstrip("/")
-    if not new.startswith("https://github.com/"):
+    if not re.fullmatch(r"https://github\.com/[\w.-]+/[\w.-]+", new):
         print(f"expected a GitHub URL like https://github.com/ORG/REPO, got {args.url!r}")
+        return 2
+    branch = args.student_branch or config.STUDENT_BRANCH
+    if not _BRANCH.fullmatch(branch) or ".." in branch or branch.endswith((".", ".lock")) or branch == "main":
+        print(f"expected a branch name for the student edition other than main, like 'student', got {branch!r}")
         return 2
     root = config.REPO_ROOT
     files = [root / "cnncourse" / "config.py", root / "pyproject.toml", root / "README.md",
              *sorted(root.glob("notebooks/*.ipynb")), *sorted(root.glob("labs/*.ipynb"))]
-    old_path, new_path = config.REPO_URL.removeprefix("https://github.com/"), new.removeprefix("https://github.com/")
+    old_url, old_branch = config.REPO_URL, config.STUDENT_BRANCH
+    old_path, new_path = old_url.removeprefix("https://github.com/"), new.removeprefix("https://github.com/")
+    replacements = {  # all in one pass, so a new URL that extends the old one is not replaced twice
+        f"github/{old_path}/blob/{old_branch}/": f"github/{new_path}/blob/{branch}/",  # README Colab links
+        f"--branch {old_branch} {old_url}": f"--branch {branch} {new}",  # notebooks' set-up cells
+        f'STUDENT_BRANCH = "{old_branch}"': f'STUDENT_BRANCH = "{branch}"',  # config.py
+        old_url: new,
+        f"github/{old_path}/": f"github/{new_path}/",
+    }
+    pattern = re.compile("|".join(map(re.escape, sorted(replacements, key=len, reverse=True))))
     changed = 0
     for path in files:
         text = path.read_text(encoding="utf-8")
-        updated = text.replace(config.REPO_URL, new).replace(f"github/{old_path}/", f"github/{new_path}/")
+        updated = pattern.sub(lambda m: replacements[m.group(0)], text)
         if updated != text:
             path.write_text(updated, encoding="utf-8")
             changed += 1
-    print(f"Repository URL set to {new} in {changed} files.")
+    print(f"Repository URL set to {new}, student branch to {branch}, in {changed} files.")
     return 0
 
 
@@ -146,8 +180,16 @@ def build_parser() -> argparse.ArgumentParser:
                    help="also save the executed notebooks here (instructor only: they contain the hidden tests)")
     p.set_defaults(func=_grade)
 
+    p = sub.add_parser("student-edition", help="write the student edition: student notebooks, package, data")
+    p.add_argument("--out", type=Path, default=Path("build/student-edition"),
+                   help="an empty or new folder, or an earlier edition to replace "
+                        "(default: build/student-edition)")
+    p.set_defaults(func=_student_edition)
+
     p = sub.add_parser("set-repo", help="point Colab links and set-up cells at another repository")
     p.add_argument("url")
+    p.add_argument("--student-branch", default=None,
+                   help=f"branch with the student edition (default: keep {config.STUDENT_BRANCH!r})")
     p.set_defaults(func=_set_repo)
     return parser
 

@@ -15,6 +15,10 @@ from pathlib import Path
 #: The course repository; notebooks' Colab set-up cells and README links use this URL
 #: (``python -m cnncourse set-repo URL`` rewrites them all for a fork).
 REPO_URL = "https://github.com/cnncourse/cnncourse"
+#: The branch with the student edition (no solutions, no hidden tests), published from main by
+#: .github/workflows/student-edition.yml; the Colab links and set-up cells open it
+#: (``set-repo URL --student-branch NAME`` changes it everywhere).
+STUDENT_BRANCH = "student"
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 #: The repository checkout the package was installed from (None for a wheel install).

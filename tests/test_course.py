@@ -58,6 +58,8 @@ def test_notebook_follows_the_conventions(path):
     assert setup.source.startswith("# NBVAL_SKIP") and "google.colab" in setup.source, "Colab set-up cell second"
     urls = set(re.findall(r"https://github\.com/[\w.-]+/[\w.-]+", setup.source))
     assert urls == {config.REPO_URL}, f"set-up cell must clone {config.REPO_URL}, found {urls}"
+    clone = f"--branch {config.STUDENT_BRANCH} {config.REPO_URL} "
+    assert clone in setup.source, f"set-up cell must clone the student edition ({clone.strip()})"
     code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
     assert "seed_everything" in code and "TF_CPP_MIN_LOG_LEVEL" in code
     assert "key_figure(" in code, "every notebook reports its key figure"
@@ -67,9 +69,10 @@ def test_notebook_follows_the_conventions(path):
     assert len(json.dumps(nb)) < 300_000
 
 
-def test_readme_links_every_notebook_to_colab():
+def test_readme_links_every_notebook_to_colab_in_the_student_edition():
     readme = (config.REPO_ROOT / "README.md").read_text()
     assert "make test" in readme and "make course" in readme
     for path in NOTEBOOKS:
-        link = f"https://colab.research.google.com/github/{config.REPO_URL.removeprefix('https://github.com/')}/blob/main/{path.parent.name}/{path.name}"
+        link = (f"https://colab.research.google.com/github/{config.REPO_URL.removeprefix('https://github.com/')}"
+                f"/blob/{config.STUDENT_BRANCH}/{path.parent.name}/{path.name}")
         assert link in readme, f"README lacks the Colab link of {path.name}"
