@@ -44,8 +44,8 @@ test: $(STAMP)
 
 jupyter: $(STAMP)
 ifeq ($(STUDENT),1)
-	$(VPY) -m cnncourse student-edition --out $(STUDENT_EDITION)
-	@echo "make jupyter: the STUDENT EDITION in $(STUDENT_EDITION)/, no solutions (rebuilt on every make jupyter STUDENT=1: keep no work there)"
+	@test -d $(STUDENT_EDITION) || $(VPY) -m cnncourse student-edition --out $(STUDENT_EDITION)
+	@echo "make jupyter: the STUDENT EDITION in $(STUDENT_EDITION)/, no solutions (built once and kept with your work; delete the folder to rebuild it from this checkout)"
 	$(VENV)/bin/jupyter lab --notebook-dir=$(STUDENT_EDITION)
 else
 	@echo "make jupyter: this checkout's notebooks; on main the INSTRUCTOR SOURCE with solutions and hidden tests (make jupyter STUDENT=1: the student edition)"
