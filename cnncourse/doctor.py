@@ -105,7 +105,8 @@ def _first_line(exc: BaseException, limit: int = 200) -> str:
 
 @contextlib.contextmanager
 def no_network():
-    """Inside the block every attempt to reach a host fails at once (what offline doctor promises)."""
+    """Inside the block every attempt to reach a host fails at once (what offline doctor promises):
+    name lookups raise, and every connection through Python's socket module starts with one."""
     original = socket.getaddrinfo
 
     def refuse(*args, **kwargs):
@@ -119,14 +120,12 @@ def no_network():
 
 
 def file_facts(path: Path) -> dict:
-    """Path, size and SHA-256 of a file (or of every file under a folder, hashed in name order)."""
-    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    """Path, size and SHA-256 of a file."""
     digest = hashlib.sha256()
-    for file in files:
-        with open(file, "rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
-    return {"path": str(path), "bytes": sum(f.stat().st_size for f in files), "sha256": digest.hexdigest()}
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return {"path": str(path), "bytes": path.stat().st_size, "sha256": digest.hexdigest()}
 
 
 # --- the machine ---------------------------------------------------------------------------------
