@@ -401,10 +401,11 @@ def check_kaggle_credentials(online: bool, timeout_s: float = 30.0) -> str:
         with data.bounded_network_wait(timeout_s):
             answer = api.dataset_list_files(getdata.DATASET)
     except (Exception, SystemExit) as exc:
-        message = getdata._explain_failure(exc)
         if getdata._status_of(exc) in (401, 403, 404):
-            raise CheckFailed(message) from None
-        raise NotChecked(message) from None
+            raise CheckFailed(getdata._explain_failure(exc)) from None
+        raise NotChecked(credentials.redact(
+            f"configured ({found.kind}: {found.where}), but Kaggle could not be reached to validate them "
+            f"({type(exc).__name__}: {_first_line(exc, 120)}); check the internet connection")) from None
     error = getattr(answer, "error_message", None) or getattr(answer, "errorMessage", None)
     if error:
         raise CheckFailed(credentials.redact(f"Kaggle answered: {error}"))
