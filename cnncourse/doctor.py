@@ -501,7 +501,7 @@ def checks(online: bool, timeout_s: float) -> list[tuple[str, Callable]]:
 
 def format_row(result: Result, width: int = 100) -> str:
     """``check  status  detail`` with the detail wrapped under itself."""
-    head = f"{result.check:<37} {result.status:<11} "
+    head = f"{result.check:<37} {result.status:<12} "
     lines = textwrap.wrap(result.detail, max(width - len(head), 30), break_long_words=False,
                           break_on_hyphens=False) or [""]
     return "\n".join([head + lines[0], *(" " * len(head) + line for line in lines[1:])])
@@ -514,7 +514,7 @@ def run_doctor(online: bool = False, timeout_s: float = 30.0, json_path=None, sh
     if show:
         mode = ("online: what is missing is downloaded once into the cache" if online else
                 "offline: only what is cached is checked and no connection is made; --online downloads")
-        print(f"cnncourse doctor, {mode}\n{'check':<37} {'status':<11} detail\n{'-' * min(width, 100)}", flush=True)
+        print(f"cnncourse doctor, {mode}\n{'check':<37} {'status':<12} detail\n{'-' * min(width, 100)}", flush=True)
     results = []
     for name, check in checks(online, timeout_s):
         results.append(run_check(name, check))
