@@ -1,6 +1,7 @@
 """``python -m cnncourse``: the course's capabilities from a terminal.
 
     python -m cnncourse env                      environment report
+    python -m cnncourse doctor [--online]        is this machine ready? versions, GPU, downloads, Kaggle, speed
     python -m cnncourse course [--fast] [NAME…]  execute the notebooks, HTML in build/course/
     python -m cnncourse lab pneumonia [--demo …] the chest X-ray lab as a batch job
     python -m cnncourse assign [--out DIR]       student versions of the notebooks
@@ -25,6 +26,12 @@ def _env(args) -> int:
 
     env.report()
     return 0
+
+
+def _doctor(args) -> int:
+    from cnncourse import doctor
+
+    return doctor.doctor_command(args)
 
 
 def _course(args) -> int:
@@ -122,6 +129,16 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     sub.add_parser("env", help="environment report").set_defaults(func=_env)
+
+    p = sub.add_parser("doctor", help="check this machine for the course: versions, accelerator, downloads, "
+                                      "Kaggle credentials, one training step, pipeline speed")
+    p.add_argument("--online", action="store_true",
+                   help="download what is missing (once, into the cache) and ask Kaggle whether the credentials "
+                        "are valid; without it only what is cached is checked and no connection is made")
+    p.add_argument("--json", type=Path, default=None, metavar="PATH", help="also write the report as JSON")
+    p.add_argument("--timeout", type=float, default=30.0,
+                   help="seconds a network connection may hang before a download counts as unreachable (default 30)")
+    p.set_defaults(func=_doctor)
 
     p = sub.add_parser("course", help="execute every notebook and lab, write HTML pages")
     p.add_argument("names", nargs="*", help="only notebooks whose file name matches one of these patterns")

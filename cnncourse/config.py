@@ -58,7 +58,9 @@ def cache_dir() -> Path:
     """Folder for downloads and generated data, git-ignored (``CNNCOURSE_CACHE_DIR`` overrides).
 
     In a checkout it is ``cache/`` at the repository root, otherwise ``~/.cache/cnncourse``.
-    The folder is created on first use.
+    The folder is created on first use. It holds the chest X-ray download and the lab's training
+    runs, so pointing ``CNNCOURSE_CACHE_DIR`` at a folder that outlives the machine (Google Drive
+    on Colab: the lab's Drive cell does this) lets a new machine find the data and resume the runs.
     """
     if "CNNCOURSE_CACHE_DIR" in os.environ:
         path = Path(os.environ["CNNCOURSE_CACHE_DIR"]).expanduser()

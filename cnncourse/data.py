@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import hashlib
 import os
@@ -30,22 +31,33 @@ class DatasetError(RuntimeError):
     """A dataset file is missing, truncated or corrupt; the message names the file."""
 
 
-def try_online(loader: Callable, what: str, timeout_s: float = 30.0):
-    """Call ``loader()`` (a download) with a bounded network wait; None when it fails.
+@contextlib.contextmanager
+def bounded_network_wait(timeout_s: float = 30.0):
+    """Inside the block, a network read or connection that hangs gives up after ``timeout_s``.
 
-    Offline the failure is usually instant; behind a firewall that drops packets the
-    socket timeout bounds it. Prints one line saying what could not be had and why.
+    Offline a download usually fails at once; behind a firewall that drops packets it would
+    wait for minutes without this (it sets the default socket timeout for the block).
     """
     previous = socket.getdefaulttimeout()
     socket.setdefaulttimeout(timeout_s)
     try:
-        return loader()
+        yield
+    finally:
+        socket.setdefaulttimeout(previous)
+
+
+def try_online(loader: Callable, what: str, timeout_s: float = 30.0):
+    """Call ``loader()`` (a download) with a bounded network wait; None when it fails.
+
+    Prints one line saying what could not be had and why.
+    """
+    try:
+        with bounded_network_wait(timeout_s):
+            return loader()
     except Exception as exc:  # downloads fail in many ways: URLError, OSError, Exception("URL fetch failure")
         reason = str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__
         print(f"{what}: not available ({type(exc).__name__}: {reason})")
         return None
-    finally:
-        socket.setdefaulttimeout(previous)
 
 
 def _read_idx(path: Path, expected_sha256: str | None = None) -> np.ndarray:

@@ -206,3 +206,79 @@ def test_cli_never_shows_the_key(tmp_path):
     assert result.returncode == 2, result.stdout + result.stderr
     assert "Could not download from Kaggle" in result.stderr
     assert SECRET not in result.stdout + result.stderr
+
+
+# The settings issue 12 names as changing a run's result, each with a changed value.
+RESULT_SETTINGS = {"backbone": "efficientnetb0", "weights": None, "image_size": 160, "resize": "crop",
+                   "augment": False, "dropout": 0.5, "epochs": 7, "learning_rate": 3e-4,
+                   "fine_tune_learning_rate": 3e-6, "patience": 5, "fine_tune_epochs": 2, "fine_tune_layers": 10,
+                   "seed": 1, "batch_size": 16, "use_class_weights": False}
+
+
+def _default_arguments(files):
+    import inspect
+
+    arguments = {name: p.default for name, p in inspect.signature(pn.train).parameters.items()}
+    arguments.update(train_files=files[:-2], val_files=files[-2:])
+    return arguments
+
+
+def _tiny_model():
+    exec(TINY_BACKBONE, globals())
+    return tiny_backbone()  # noqa: F821
+
+
+def test_fingerprint_holds_every_argument_of_train_except_the_run_options(data):
+    import inspect
+
+    from cnncourse.pneumonia import training
+
+    parameters = set(inspect.signature(pn.train).parameters)
+    assert set(training.RUN_OPTIONS) <= parameters  # no stale names
+    fingerprint = training.fingerprint(_default_arguments(pn.list_images(data, "train")), _tiny_model(), "imagenet")
+    assert set(fingerprint) == parameters - set(training.RUN_OPTIONS) | {"architecture", "weights_source"}
+    assert set(RESULT_SETTINGS) | {"train_files", "val_files"} <= set(fingerprint)
+    json.dumps(fingerprint)  # stored as JSON
+
+
+@pytest.mark.parametrize("name", [*RESULT_SETTINGS, "train_files", "weights_source"])
+def test_a_changed_setting_clears_a_finished_run_and_says_which(name, data, tmp_path, capsys):
+    from cnncourse.pneumonia import training
+
+    files = pn.list_images(data, "train")
+    model = _tiny_model()
+    before = training.fingerprint(_default_arguments(files), model, "imagenet")
+    run = training._RunFolder(tmp_path, before)
+    run.save(complete=True)
+    (tmp_path / "model.keras").write_text("a finished run")
+    assert training._RunFolder(tmp_path, before).state["complete"]  # same settings: kept
+
+    arguments = _default_arguments(files)
+    if name == "train_files":
+        arguments["train_files"] = files[1:-2]  # one image less
+    elif name in RESULT_SETTINGS:
+        arguments[name] = RESULT_SETTINGS[name]
+    after = training.fingerprint(arguments, model, "random (ImageNet weights unavailable)"
+                                 if name == "weights_source" else "imagenet")
+    again = training._RunFolder(tmp_path, after)
+    assert "complete" not in again.state and not (tmp_path / "model.keras").exists()
+    assert f"({name}: " in again.note or f"; {name}: " in again.note
+    assert again.note in capsys.readouterr().out
+
+
+def test_changed_dropout_retrains_and_unchanged_settings_load(data, tmp_path):
+    train_files, val_files = pn.list_images(data, "train"), pn.list_images(data, "test")
+
+    def run(dropout):
+        return pn.train(train_files, val_files, backbone=_tiny_model, image_size=32, batch_size=8, epochs=1,
+                        fine_tune_epochs=0, dropout=dropout, run_dir=tmp_path / "run", verbose=0)
+
+    first = run(0.2)
+    assert first.notes == []
+    changed = run(0.5)
+    assert changed.notes and "dropout: 0.2 -> 0.5" in changed.notes[0] and "training anew" in changed.notes[0]
+    assert not any("already complete" in n for n in changed.notes) and len(changed.history) == 1
+    assert changed.model.get_layer("dropout").rate == 0.5
+    same = run(0.5)
+    assert "already complete" in same.notes[0] and "same settings" in same.notes[0]
+    assert same.model.get_layer("dropout").rate == 0.5

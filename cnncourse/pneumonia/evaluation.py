@@ -153,13 +153,14 @@ def choose_threshold(y_val, p_val, rule: str = "sensitivity", target: float = 0.
     return float((thresholds[index] + lower) / 2), text
 
 
-def predict_files(model, files, image_size: int | None = None, batch_size: int = 32):
-    """``(probabilities, labels, kept_files)`` for image files; unreadable files are left out."""
+def predict_files(model, files, image_size: int | None = None, batch_size: int = 32, resize: str = "pad"):
+    """``(probabilities, labels, kept_files)`` for image files; unreadable files are left out.
+    ``resize``: as in training (``"pad"`` or ``"crop"``)."""
     from cnncourse.pneumonia.pipeline import make_dataset
 
     size = image_size or int(model.inputs[0].shape[1])
     probs, labels, kept = [], [], []
-    for x, y, f in make_dataset(files, image_size=size, batch_size=batch_size, include_paths=True):
+    for x, y, f in make_dataset(files, image_size=size, batch_size=batch_size, resize=resize, include_paths=True):
         probs.append(np.asarray(model(x, training=False), dtype=float).reshape(-1))
         labels.append(y.numpy().astype(int))
         kept.extend(Path(v.decode()) for v in f.numpy())
@@ -181,6 +182,7 @@ class Evaluation:
     test_files: list[Path]
     data_label: str = ""
     skipped_files: list[Path] = field(default_factory=list)
+    resize: str = "pad"
 
     def to_dict(self) -> dict:
         """JSON-ready: threshold, rule, data label, validation and test metrics."""
@@ -226,19 +228,20 @@ class Evaluation:
 
 def evaluate(model, val_files, test_files, *, rule: str = "sensitivity", target_sensitivity: float = 0.95,
              threshold: float | None = None, batch_size: int = 32, n_bootstrap: int = 1000, seed: int = 0,
-             data_label: str = "") -> Evaluation:
+             data_label: str = "", resize: str = "pad") -> Evaluation:
     """Choose the threshold on ``val_files`` (or take ``threshold``), then measure ``test_files`` once.
 
     Returns an :class:`Evaluation`: test accuracy, sensitivity, specificity, precision, F1 at the
     threshold, ROC-AUC with a bootstrap 95% interval (``n_bootstrap`` resamples) and PR-AUC.
     ``data_label`` (e.g. "SYNTHETIC demo X-rays") is carried into every table and figure title.
+    ``resize``: the resize mode the model was trained with (``pn.train``'s ``resize``).
     """
-    p_val, y_val, _ = predict_files(model, val_files, batch_size=batch_size)
+    p_val, y_val, _ = predict_files(model, val_files, batch_size=batch_size, resize=resize)
     if threshold is None:
         threshold, rule_text = choose_threshold(y_val, p_val, rule, target_sensitivity)
     else:
         rule_text = "fixed in advance"
-    p_test, y_test, kept = predict_files(model, test_files, batch_size=batch_size)
+    p_test, y_test, kept = predict_files(model, test_files, batch_size=batch_size, resize=resize)
     test = binary_metrics(y_test, p_test, threshold)
     test.update(roc_auc=roc_auc(y_test, p_test), pr_auc=average_precision(y_test, p_test),
                 prevalence=float(y_test.mean()),
@@ -246,7 +249,7 @@ def evaluate(model, val_files, test_files, *, rule: str = "sensitivity", target_
     kept_set = {Path(f).resolve() for f in kept}
     skipped = [Path(f) for f in test_files if Path(f).resolve() not in kept_set]
     return Evaluation(threshold, rule_text, binary_metrics(y_val, p_val, threshold), test, y_val, p_val,
-                      y_test, p_test, kept, data_label, skipped)
+                      y_test, p_test, kept, data_label, skipped, resize)
 
 
 def gradcam_examples(model, evaluation: Evaluation, n: int = 3, layer_name: str | None = None, size: float = 2.2):
@@ -280,8 +283,8 @@ def gradcam_examples(model, evaluation: Evaluation, n: int = 3, layer_name: str 
     cases = []
     for row, kind in enumerate(shown):
         idx = chosen[kind]
-        batch = next(iter(make_dataset([files[i] for i in idx], image_size=size_px,
-                                       batch_size=len(idx), cache=False)))[0].numpy()
+        batch = next(iter(make_dataset([files[i] for i in idx], image_size=size_px, batch_size=len(idx),
+                                       cache=False, resize=evaluation.resize)))[0].numpy()
         for col, (i, image) in enumerate(zip(idx, batch, strict=True)):
             heatmap = explain.grad_cam(model, image, layer_name=layer_name, class_index=1)
             axes[row, col].imshow(explain.overlay_heatmap(image, heatmap))

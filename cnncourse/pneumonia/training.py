@@ -10,7 +10,8 @@
   learning rate 100x lower;
 - in each phase: **early stopping** and the **best checkpoint** on validation ROC-AUC, a CSV log,
   and **BackupAndRestore**: a run killed in the middle (a Colab disconnect) continues from its
-  last finished epoch when started again with the same ``run_dir``;
+  last finished epoch when started again with the same ``run_dir`` and settings (a changed
+  setting trains anew and says which, see :func:`fingerprint`);
 - **mixed precision** (float16 compute, float32 head) and **XLA** when a GPU is present, and a
   ``tf.distribute`` strategy chosen by :func:`pick_strategy`.
 
@@ -153,7 +154,8 @@ class TrainResult:
     notes: list[str] = field(default_factory=list)
 
 
-def _compile(model, learning_rate: float, jit_compile: bool) -> None:
+def compile_model(model, learning_rate: float, jit_compile: bool) -> None:
+    """Compile as both phases do: Adam, binary cross-entropy, accuracy, ROC-AUC and PR-AUC."""
     import keras
 
     model.compile(
@@ -219,10 +221,50 @@ def _architecture(model) -> str:
     return hashlib.sha1(f"{tuple(model.inputs[0].shape)}|{weights}".encode()).hexdigest()
 
 
-def _fingerprint(**settings) -> dict:
-    files = settings.pop("files")
-    settings["files_sha1"] = hashlib.sha1("\n".join(files).encode()).hexdigest()
-    return settings
+#: Arguments of :func:`train` that change how a run is carried out, not what it learns: where it
+#: is stored, what is shown, the device strategy and the speed-ups chosen for the hardware at hand
+#: (so a run started on a GPU can be resumed or loaded on another machine). Every other argument
+#: is part of the run's fingerprint; a test checks that the two together are train's signature.
+RUN_OPTIONS = ("run_dir", "verbose", "cache", "strategy", "mixed_precision", "jit_compile", "callbacks")
+#: Arguments the from-scratch baseline does not use (one phase, its own dropout, no pretrained weights).
+_UNUSED_BY_BASELINE = ("fine_tune_epochs", "fine_tune_layers", "fine_tune_learning_rate", "dropout", "weights")
+
+
+def _describe_files(files) -> str:
+    digest = hashlib.sha1("\n".join(str(f) for f in files).encode()).hexdigest()
+    return f"{len(files)} files, sha1 {digest[:12]}"
+
+
+def fingerprint(arguments: dict, model, weights_source: str) -> dict:
+    """What a run's result depends on, JSON-ready: every argument of :func:`train` except
+    :data:`RUN_OPTIONS`, with the file lists reduced to their count and a hash, plus the model's
+    architecture and where its weights came from. A run folder is resumed or loaded only when the
+    stored fingerprint is equal; otherwise :func:`train` says which entries differ and trains anew.
+    """
+    is_baseline = isinstance(arguments["backbone"], str) and arguments["backbone"] == "baseline"
+    settings = {}
+    for name, value in arguments.items():
+        if name in RUN_OPTIONS:
+            continue
+        if name in ("train_files", "val_files"):
+            value = _describe_files(value)
+        elif is_baseline and name in _UNUSED_BY_BASELINE:
+            value = None
+        elif name == "backbone" and not isinstance(value, str):
+            value = f"custom ({getattr(value, 'name', None) or getattr(value, '__name__', type(value).__name__)})"
+        elif name == "weights" and value is not None:
+            value = str(value)
+        settings[name] = value
+    settings.update(architecture=_architecture(model), weights_source=weights_source)
+    return json.loads(json.dumps(settings))  # as it will read back from train_state.json
+
+
+def _differences(stored: dict, current: dict) -> list[str]:
+    """``name: old -> new`` for every fingerprint entry that differs (new entries included)."""
+    missing = "(not recorded)"
+    return [f"{name}: {stored.get(name, missing)} -> {current.get(name, missing)}"
+            for name in list(current) + [k for k in stored if k not in current]
+            if stored.get(name, missing) != current.get(name, missing)]
 
 
 def _load_weights(model, path: Path) -> None:
@@ -234,17 +276,21 @@ def _load_weights(model, path: Path) -> None:
 class _RunFolder:
     """``run_dir``: train_state.json, phase1/ and phase2/ (backup, best checkpoint, CSV log), model.keras.
 
-    A folder whose state was written for other settings (files, model, epochs ...) is cleared,
-    so only a run with the same settings is resumed.
+    A folder whose state was written for other settings (see :func:`fingerprint`) is cleared, so
+    only a run with the same settings is resumed; ``note`` says which settings differed.
     """
 
     def __init__(self, run_dir: Path, fingerprint: dict):
         self.dir = run_dir
         self.path = run_dir / "train_state.json"
         self.state = json.loads(self.path.read_text()) if self.path.exists() else {}
+        self.note = None
         if self.state.get("fingerprint") != fingerprint:
             if self.state:
-                print(f"{run_dir} holds a run with other settings: starting a new run there.")
+                changed = _differences(self.state.get("fingerprint", {}), fingerprint)
+                self.note = (f"{run_dir} holds a run with other settings ({'; '.join(changed)}): "
+                             "training anew there.")
+                print(self.note)
             for old in ("phase1", "phase2", "model.keras", "history.csv"):
                 target = run_dir / old
                 shutil.rmtree(target, ignore_errors=True) if target.is_dir() else target.unlink(missing_ok=True)
@@ -279,8 +325,8 @@ def train(train_files, val_files, *, backbone="mobilenetv2", image_size: int = 2
           epochs: int = 5, fine_tune_epochs: int = 5, fine_tune_layers: int = 30,
           learning_rate: float = 1e-3, fine_tune_learning_rate: float = 1e-5,
           weights="imagenet-or-random", dropout: float = 0.2, run_dir=None, augment: bool = True,
-          use_class_weights: bool = True, patience: int = 3, seed: int = 0, verbose="auto", cache=True,
-          strategy=None, mixed_precision: bool | None = None, jit_compile: bool | None = None,
+          resize: str = "pad", use_class_weights: bool = True, patience: int = 3, seed: int = 0, verbose="auto",
+          cache=True, strategy=None, mixed_precision: bool | None = None, jit_compile: bool | None = None,
           callbacks=()) -> TrainResult:
     """Train on ``train_files``, select on ``val_files`` (validation ROC-AUC); see the module docstring.
 
@@ -288,17 +334,21 @@ def train(train_files, val_files, *, backbone="mobilenetv2", image_size: int = 2
     one phase), or your own backbone (frozen, then fine-tuned like a pretrained one): a function
     that returns a ``keras.Model`` (called inside the distribution strategy's scope), or the model
     itself (then create it inside ``strategy.scope()`` when you pass a multi-device strategy).
+    ``resize``: ``"pad"`` or ``"crop"`` (see ``cnncourse.pneumonia.pipeline``; evaluate with the same).
     ``run_dir``: where checkpoints, backups and logs go (default ``<cache>/runs/pneumonia``);
     start again with the same ``run_dir`` and settings to resume a killed run; a finished run is
-    loaded instead of retrained. ``mixed_precision`` / ``jit_compile``: None means "when a GPU
-    is present". ``strategy``: None picks one with :func:`pick_strategy`. ``callbacks``: more
-    Keras callbacks for both phases (e.g. TensorBoard).
+    loaded instead of retrained. Any change of a setting that changes the result (every argument
+    but :data:`RUN_OPTIONS`, see :func:`fingerprint`) trains anew, saying which settings differ.
+    ``mixed_precision`` / ``jit_compile``: None means "when a GPU is present". ``strategy``: None
+    picks one with :func:`pick_strategy`. ``callbacks``: more Keras callbacks for both phases
+    (e.g. TensorBoard).
     """
+    arguments = dict(locals())  # every argument, before anything else is defined: see fingerprint()
     import keras
     import tensorflow as tf
 
     from cnncourse import transfer
-    from cnncourse.pneumonia.pipeline import make_dataset
+    from cnncourse.pneumonia.pipeline import RESIZE_MODES, make_dataset
 
     start = time.perf_counter()
     train_files, val_files = [str(f) for f in train_files], [str(f) for f in val_files]
@@ -307,6 +357,8 @@ def train(train_files, val_files, *, backbone="mobilenetv2", image_size: int = 2
     for name, value in (("epochs", epochs), ("fine_tune_epochs", fine_tune_epochs), ("patience", patience)):
         if isinstance(value, bool) or not isinstance(value, int) or value < (1 if name != "fine_tune_epochs" else 0):
             raise ValueError(f"{name} must be an int >= {1 if name != 'fine_tune_epochs' else 0}, got {value!r}")
+    if resize not in RESIZE_MODES:
+        raise ValueError(f"resize must be one of {RESIZE_MODES}, got {resize!r}")
     is_baseline = isinstance(backbone, str) and backbone == "baseline"
     if isinstance(backbone, str) and not is_baseline and backbone.lower() not in transfer.BACKBONES:
         raise ValueError(f"backbone must be 'baseline', one of {sorted(transfer.BACKBONES)} or a keras.Model, "
@@ -338,16 +390,15 @@ def train(train_files, val_files, *, backbone="mobilenetv2", image_size: int = 2
                                                       dropout=dropout, output_bias=bias)
         finally:
             keras.config.set_dtype_policy(previous_policy)
-        _compile(model, learning_rate, jit)
+        compile_model(model, learning_rate, jit)
     source = getattr(model, "weights_source", "given model")
 
-    run = _RunFolder(run_dir, _fingerprint(
-        files=train_files + ["--"] + val_files, model=_architecture(model), weights_source=source,
-        batch_size=batch_size, epochs=epochs, fine_tune_epochs=0 if is_baseline else fine_tune_epochs,
-        fine_tune_layers=fine_tune_layers, learning_rate=learning_rate, fine_tune_learning_rate=fine_tune_learning_rate,
-        augment=augment, use_class_weights=use_class_weights, seed=seed))
+    arguments.update(train_files=train_files, val_files=val_files)
+    run = _RunFolder(run_dir, fingerprint(arguments, model, source))
+    notes: list[str] = [run.note] if run.note else []
     if run.state.get("complete") and (run_dir / "model.keras").exists():
-        note = f"Training already complete in {run_dir}: loading the saved model instead of training again."
+        note = (f"Training already complete in {run_dir} with the same settings: loading the saved model "
+                "instead of training again.")
         print(note)
         s = run.state
         return TrainResult(keras.saving.load_model(run_dir / "model.keras"), run.history(), run_dir,
@@ -355,8 +406,8 @@ def train(train_files, val_files, *, backbone="mobilenetv2", image_size: int = 2
                            s["jit_compile"], time.perf_counter() - start, [note])
 
     train_ds = make_dataset(train_files, image_size=image_size, batch_size=batch_size, training=True,
-                            augment=augment, cache=cache, seed=seed)
-    val_ds = make_dataset(val_files, image_size=image_size, batch_size=batch_size, cache=cache)
+                            augment=augment, cache=cache, resize=resize, seed=seed)
+    val_ds = make_dataset(val_files, image_size=image_size, batch_size=batch_size, cache=cache, resize=resize)
     if strategy.num_replicas_in_sync > 1:
         options = tf.data.Options()
         options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
@@ -366,9 +417,11 @@ def train(train_files, val_files, *, backbone="mobilenetv2", image_size: int = 2
           f"class weights {shown}, initial bias {bias:.3f}; {describe_strategy(strategy)}, "
           f"mixed precision {'on' if mixed else 'off'}, XLA {'on' if jit else 'off'}")
 
-    notes: list[str] = []
     phase1 = run.phase_dir(1)
     if run.state.get("phase1_done"):
+        note = f"Phase 1 already done in {run_dir} with the same settings: loading its best weights."
+        print(note)
+        notes.append(note)
         _load_weights(model, phase1 / "best.weights.h5")
         best = run.state["phase1_best"]
     else:
@@ -381,7 +434,7 @@ def train(train_files, val_files, *, backbone="mobilenetv2", image_size: int = 2
         with strategy.scope():
             n_layers = min(fine_tune_layers, len(transfer.get_backbone(model).layers))
             changed = transfer.unfreeze_top(model, n_layers)
-            _compile(model, fine_tune_learning_rate, jit)
+            compile_model(model, fine_tune_learning_rate, jit)
         print(f"Phase 2: fine-tuning the top {n_layers} backbone layers ({len(changed)} with weights, batch norm "
               f"kept frozen) at learning rate {fine_tune_learning_rate:g}")
         best2 = _fit_phase(model, phase2, train_ds, val_ds, fine_tune_epochs, weights_for_classes, best,
