@@ -14,8 +14,6 @@ TF_PACKAGE ?= $(shell command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/d
                 && echo 'tensorflow[and-cuda]>=2.16,<2.22' || echo 'tensorflow-cpu>=2.16,<2.22')
 # Quiet TensorFlow's C++ logging in every kernel the commands start (nbval compares stderr).
 export TF_CPP_MIN_LOG_LEVEL ?= 3
-# TF 2.21's oneDNN start-up notice ignores TF_CPP_MIN_LOG_LEVEL; off, it is silent.
-export TF_ENABLE_ONEDNN_OPTS ?= 0
 export MPLBACKEND ?= Agg
 PYTEST_WORKERS ?= 2
 # Where make jupyter STUDENT=1 builds the student edition (python -m cnncourse student-edition).

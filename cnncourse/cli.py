@@ -211,8 +211,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Commands that never import TensorFlow in this process (their kernels and workers start it).
+WITHOUT_TENSORFLOW = {"course", "refresh", "set-repo"}
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command not in WITHOUT_TENSORFLOW:
+        from cnncourse import env
+
+        env.import_tensorflow_quietly()
     try:
         return args.func(args)
     except KeyboardInterrupt:

@@ -9,11 +9,42 @@ from __future__ import annotations
 
 import os
 import platform
+import re
 import shutil
 import subprocess
 import sys
+import tempfile
 
 from cnncourse import config, credentials, data
+
+# Lines TensorFlow writes to file descriptor 2 while it loads, whatever TF_CPP_MIN_LOG_LEVEL says.
+_STARTUP_NOTICE = re.compile(r"All log messages before absl::InitializeLog\(\)|oneDNN custom operations are on")
+
+
+def import_tensorflow_quietly() -> None:
+    """Import TensorFlow from a terminal program without its start-up lines; for scripts, not notebooks.
+
+    Sets ``TF_CPP_MIN_LOG_LEVEL=3`` unless already set (this hides the CPU-feature guard), then
+    sends file descriptor 2 to a temporary file during the import only, and passes on every line
+    written meanwhile except the absl and oneDNN notices, so real errors still reach the terminal.
+    """
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    if "tensorflow" in sys.modules:
+        return
+    sys.stderr.flush()
+    terminal = os.dup(2)
+    with tempfile.TemporaryFile() as captured:
+        os.dup2(captured.fileno(), 2)
+        try:
+            import tensorflow  # noqa: F401
+        finally:
+            sys.stderr.flush()
+            os.dup2(terminal, 2)
+            os.close(terminal)
+            captured.seek(0)
+            lines = captured.read().decode(errors="replace").splitlines(keepends=True)
+            sys.stderr.write("".join(line for line in lines if not _STARTUP_NOTICE.search(line)))
+            sys.stderr.flush()
 
 
 def _gpus() -> list[str]:

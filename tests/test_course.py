@@ -1,7 +1,10 @@
 """The course runner (make course) and the notebook conventions every notebook follows."""
 
 import json
+import os
 import re
+import subprocess
+import sys
 
 import nbformat
 import pytest
@@ -30,6 +33,44 @@ def test_runner_reports_failures_with_cell_and_keeps_going(tmp_path, monkeypatch
     assert (out / "02_works.html").exists() and (out / "01_fails.ipynb").exists()
     index = (out / "index.html").read_text()
     assert "cell 1: ValueError: broken on purpose" in index and "answer = 42 (fast mode)" in index
+
+
+# Imports TensorFlow (which prints its oneDNN notice at import unless oneDNN is off) and reports
+# whether oneDNN is on, as TensorFlow itself sees it.
+ONEDNN_CELL = ("# NBVAL_CHECK_OUTPUT\nimport os\nfrom tensorflow.python.util import _pywrap_util_port\n"
+               "print('TF_ENABLE_ONEDNN_OPTS', os.environ.get('TF_ENABLE_ONEDNN_OPTS', 'unset'))\n"
+               "print('oneDNN on:', _pywrap_util_port.IsMklEnabled())")
+ONEDNN_OUTPUT = "TF_ENABLE_ONEDNN_OPTS unset\noneDNN on: True\n"
+
+
+def test_course_kernels_run_with_onednn_and_keep_its_notice_out_of_outputs(tmp_path, monkeypatch, capfd):
+    root = tmp_path / "repo"
+    (root / "notebooks").mkdir(parents=True)
+    _notebook(root / "notebooks" / "01_tf.ipynb", ONEDNN_CELL)
+    monkeypatch.setattr(config, "REPO_ROOT", root)
+    monkeypatch.delenv("TF_ENABLE_ONEDNN_OPTS", raising=False)
+    # ipykernel never forwards file descriptor output when it sees this (pytest's own) variable.
+    monkeypatch.delenv("PYTEST_CURRENT_TEST")
+    out = tmp_path / "out"
+    assert course.run_course(out=out) == 0
+    cell = nbformat.read(out / "01_tf.ipynb", as_version=4).cells[0]
+    assert [(o.name, o.text) for o in cell.outputs] == [("stdout", ONEDNN_OUTPUT)]
+    log = (out / "01_tf.log").read_text()
+    assert "oneDNN custom operations are on" in log, "the notice was printed, into the kernel's log"
+    terminal = "".join(capfd.readouterr())
+    assert "oneDNN" not in terminal and "without encryption" not in terminal, terminal
+
+
+def test_nbval_checked_cell_importing_tensorflow_passes_with_onednn(tmp_path):
+    cell = nbformat.v4.new_code_cell(ONEDNN_CELL, execution_count=1,
+                                     outputs=[nbformat.v4.new_output("stream", name="stdout", text=ONEDNN_OUTPUT)])
+    nb = nbformat.v4.new_notebook(cells=[cell])
+    nbformat.write(nb, tmp_path / "checked.ipynb")
+    environ = {k: v for k, v in os.environ.items() if k != "TF_ENABLE_ONEDNN_OPTS"}
+    result = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--nbval-lax",
+                             "--nbval-current-env", "checked.ipynb"],
+                            cwd=tmp_path, env=environ, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout[-3000:]
 
 
 def test_summary_table_lists_every_notebook():

@@ -1,6 +1,7 @@
 """Environment report on this machine; Kaggle credentials reported without the secret."""
 
 import json
+import os
 import subprocess
 import sys
 
@@ -51,11 +52,24 @@ def test_kaggle_json_readable_by_others_is_flagged(monkeypatch, tmp_path):
 
 
 def test_cli_env_runs_and_leaks_nothing(tmp_path):
+    # A plain shell: no TF_CPP_MIN_LOG_LEVEL, oneDNN left on.
     run = subprocess.run(
         [sys.executable, "-m", "cnncourse", "env"], capture_output=True, text=True, timeout=120,
-        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "KAGGLE_USERNAME": "s", "KAGGLE_KEY": SECRET,
-             "TF_CPP_MIN_LOG_LEVEL": "3"},
+        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "KAGGLE_USERNAME": "s", "KAGGLE_KEY": SECRET},
     )
     assert run.returncode == 0, run.stderr
     assert "Keras backend" in run.stdout and "yes, from environment" in run.stdout
     assert SECRET not in run.stdout + run.stderr
+    for startup_line in ("oneDNN", "absl", "cpu_feature_guard"):
+        assert startup_line not in run.stdout + run.stderr, run.stderr
+
+
+def test_quiet_tensorflow_import_passes_other_lines_on(tmp_path):
+    code = ("import os; os.write(2, b'a real error\\n')\n"
+            "os.write(2, b'I0000 port.cc:153] oneDNN custom operations are on. You may see...\\n')\n")
+    (tmp_path / "tensorflow.py").write_text(code)
+    run = subprocess.run([sys.executable, "-c", "from cnncourse import env; env.import_tensorflow_quietly()"],
+                         capture_output=True, text=True, timeout=60,
+                         env={**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), *sys.path])})
+    assert run.returncode == 0, run.stderr
+    assert run.stderr == "a real error\n"

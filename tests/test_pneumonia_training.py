@@ -54,7 +54,7 @@ def data(tmp_path_factory):
 def _env(tmp_path, **extra):
     env = {k: v for k, v in os.environ.items() if not k.startswith("KAGGLE_")}
     env.update(HOME=str(tmp_path), KAGGLE_CONFIG_DIR=str(tmp_path / "no-kaggle"), KERAS_HOME=str(tmp_path / "keras"),
-               CNNCOURSE_CACHE_DIR=str(tmp_path / "cache"), TF_CPP_MIN_LOG_LEVEL="3", TF_ENABLE_ONEDNN_OPTS="0",
+               CNNCOURSE_CACHE_DIR=str(tmp_path / "cache"), TF_CPP_MIN_LOG_LEVEL="3",
                MPLBACKEND="Agg", **extra)
     return env
 

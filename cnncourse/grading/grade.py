@@ -243,7 +243,6 @@ def _remove(path: Path) -> None:
 def _kernel_environment(settings: GradeSettings, cache: Path | None) -> dict:
     env = dict(os.environ)
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    env.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
     env.setdefault("MPLBACKEND", "Agg")
     env.setdefault("PLOTLY_RENDERER", "plotly_mimetype")
     env["PYTHONUNBUFFERED"] = "1"
