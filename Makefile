@@ -1,6 +1,7 @@
 # cnncourse: every command creates .venv on first use and installs what it needs.
 #   make course    execute every notebook and the lab (full mode), HTML pages in build/course/
 #   make test      ruff + unit tests + notebooks under nbval, fast mode (what CI runs)
+#   make test-site fast course build checked in headless Chromium: figures, pages, links (CI runs it after make test)
 #   make jupyter   open JupyterLab on the course
 #   make bench     run the benchmark scripts in bench/
 #   make student   write the student versions of the notebooks to build/student/
@@ -16,10 +17,9 @@ TF_PACKAGE ?= $(shell command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/d
 export TF_CPP_MIN_LOG_LEVEL ?= 3
 # TF 2.21's oneDNN start-up notice ignores TF_CPP_MIN_LOG_LEVEL; off, it is silent.
 export TF_ENABLE_ONEDNN_OPTS ?= 0
-export MPLBACKEND ?= Agg
 PYTEST_WORKERS ?= 2
 
-.PHONY: course test jupyter bench student venv clean
+.PHONY: course test test-site jupyter bench student venv clean
 
 venv: $(STAMP)
 
@@ -38,7 +38,13 @@ course: $(STAMP)
 test: $(STAMP)
 	$(VPY) -m ruff check .
 	CNNCOURSE_FAST=1 $(VPY) -m pytest -n $(PYTEST_WORKERS) --dist loadscope \
-		--nbval-lax --nbval-current-env -p no:cacheprovider --durations=15 tests notebooks labs
+		--nbval-lax --nbval-current-env -p no:cacheprovider --durations=15 --ignore=tests/site tests notebooks labs
+
+# What students see: the course executed once in fast mode, its figures and pages checked in Chromium.
+SITE ?= build/course-fast
+test-site: $(STAMP)
+	$(VPY) -m cnncourse course --fast --out $(SITE)
+	CNNCOURSE_SITE=$(SITE) $(VPY) -m pytest -p no:cacheprovider --durations=5 tests/site
 
 jupyter: $(STAMP)
 	$(VENV)/bin/jupyter lab --notebook-dir=.
