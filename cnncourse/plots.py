@@ -6,6 +6,7 @@ Curves are plotly (interactive: hover, zoom, toggle runs); image grids are matpl
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -53,6 +54,9 @@ def plot_history(histories, metrics: Sequence[str] = ("loss", "accuracy"), title
                     row=1, col=col,
                 )
             fig.update_xaxes(title_text="epoch", row=1, col=col)
+    # Whole epochs only (plotly would tick 1, 1.5, 2 for a two-epoch run), about ten ticks at most.
+    longest = max(len(values) for run in runs.values() for values in run.values())
+    fig.update_xaxes(tick0=1, dtick=max(1, -(-longest // 10)))
     fig.update_layout(title=title, height=380, hovermode="x unified")
     return fig
 
@@ -147,12 +151,16 @@ def plot_confusion_matrix(y_true, y_pred, class_names=None, normalize: bool = Fa
         totals = counts.sum(axis=1, keepdims=True)
         z = np.divide(counts, totals, out=np.zeros(counts.shape), where=totals > 0)
         text, hover = np.vectorize(lambda v: f"{v:.2f}")(z), "true %{y}, predicted %{x}: %{z:.1%}"
+        scale = "share of the row"
     else:
         z, text, hover = counts, counts.astype(str), "true %{y}, predicted %{x}: %{z} examples"
+        scale = "examples"
     fig = go.Figure(go.Heatmap(z=z, x=names, y=names, text=text, texttemplate="%{text}",
-                               colorscale="Blues", hovertemplate=hover + "<extra></extra>"))
+                               colorscale="Blues", hovertemplate=hover + "<extra></extra>",
+                               colorbar={"title": {"text": scale}}))
     accuracy = np.trace(counts) / counts.sum()
-    fig.update_layout(title=title or f"Confusion matrix (accuracy {accuracy:.2%})",
+    # The figure is 520 px wide: wrap a long title instead of letting plotly cut it off.
+    fig.update_layout(title="<br>".join(textwrap.wrap(title or f"Confusion matrix (accuracy {accuracy:.2%})", 60)),
                       xaxis={"title": "predicted", "type": "category"},
                       yaxis={"title": "true", "type": "category", "autorange": "reversed"},
                       width=520, height=480)
