@@ -25,7 +25,10 @@ if not (BROWSER and DRIVER):
         pytest.fail(f"CI=true but the browser test cannot run: {reason}", pytrace=False)
     pytest.skip(reason, allow_module_level=True)
 
-webdriver = pytest.importorskip("selenium.webdriver") if not IN_CI else __import__("selenium.webdriver").webdriver
+if IN_CI:
+    from selenium import webdriver
+else:
+    webdriver = pytest.importorskip("selenium.webdriver", reason="needs selenium (pip install selenium)")
 
 # Run in the page once it has loaded; returns what a student would miss.
 INSPECT = """
@@ -117,8 +120,8 @@ def test_every_page_renders_in_a_browser(browser, course_site, executed_notebook
     assert not any("cdn.plot.ly" in p.read_text(encoding="utf-8") for p in pages)
 
 
-def test_check_catches_a_broken_image_and_link(browser, course_site, tmp_path):
-    """Break one page on purpose: the check must say so (it is not a check that always passes)."""
+def test_check_catches_a_broken_page(browser, course_site, tmp_path):
+    """Break pages on purpose: the check must say so (it is not a check that always passes)."""
     broken = tmp_path / "site"
     shutil.copytree(course_site, broken, ignore=shutil.ignore_patterns("screens", "*.ipynb"))
     page = broken / "01_convolution_by_hand.html"
@@ -134,3 +137,10 @@ def test_check_catches_a_broken_image_and_link(browser, course_site, tmp_path):
     assert any("missing.html does not exist" in p for p in problems), problems
     index_problems, _ = check_page(browser, broken / "index.html")
     assert any("02_padding_stride_pooling" in p for p in index_problems), index_problems
+
+    page = broken / "03_mnist_convnet_vs_mlp.html"  # its plotly figures, without plotly.js
+    page.write_text(page.read_text(encoding="utf-8").replace('<script src="plotly.min.js"></script>', ""),
+                    encoding="utf-8")
+    problems, found = check_page(browser, page)
+    assert found["plots"] > 0 and len([p for p in problems if p.startswith("plotly figure not drawn")]) == found["plots"]
+    assert any(p.startswith("console SEVERE") and "Plotly is not defined" in p for p in problems), problems
