@@ -41,10 +41,10 @@ test: $(STAMP)
 		--nbval-lax --nbval-current-env -p no:cacheprovider --durations=15 --ignore=tests/site tests notebooks labs
 
 # What students see: the course executed once in fast mode, its figures and pages checked in Chromium.
-SITE ?= build/course-fast
+COURSE_SITE ?= build/course-fast
 test-site: $(STAMP)
-	$(VPY) -m cnncourse course --fast --out $(SITE)
-	CNNCOURSE_SITE=$(SITE) $(VPY) -m pytest -p no:cacheprovider --durations=5 tests/site
+	$(VPY) -m cnncourse course --fast --out $(COURSE_SITE)
+	CNNCOURSE_SITE=$(COURSE_SITE) $(VPY) -m pytest -p no:cacheprovider --durations=5 tests/site
 
 jupyter: $(STAMP)
 	$(VENV)/bin/jupyter lab --notebook-dir=.
