@@ -175,10 +175,10 @@ def test_feature_maps_are_the_layer_activations():
     for ax, (name, col) in zip(fig.axes, [("conv", 0), ("conv", 1), ("pool", 0), ("pool", 1)], strict=True):
         constant = fig.activations[name][:, :, col].max() == 0
         assert ("all 0" in [t.get_text() for t in ax.texts]) == constant
+    np.testing.assert_allclose(fig.axes[1].images[0].get_array(), conv[:, :, 1], rtol=1e-5, atol=1e-5)
     model.get_layer("conv").set_weights([-np.abs(kernel), np.zeros(3, "float32")])  # ReLU of <= 0: off
     fig = plots.plot_feature_maps(model, image, max_maps=2)
     assert all([t.get_text() for t in ax.texts] == ["all 0"] for ax in fig.axes)
-    np.testing.assert_allclose(fig.axes[1].images[0].get_array(), conv[:, :, 1], rtol=1e-5, atol=1e-5)
 
 
 def test_feature_maps_reject_bad_input():
