@@ -1,6 +1,7 @@
 # cnncourse: every command creates .venv on first use and installs what it needs.
 #   make course    execute every notebook and the lab (full mode), HTML pages in build/course/
 #   make test      ruff + unit tests + notebooks under nbval, fast mode (what CI runs)
+#   make test-site fast course build checked in headless Chromium: figures, pages, links (CI runs it after make test)
 #   make jupyter   open JupyterLab on the course (STUDENT=1: on the student edition, built into build/student-edition/)
 #   make bench     run the benchmark scripts in bench/
 #   make student   write the student versions of the notebooks to build/student/
@@ -14,12 +15,11 @@ TF_PACKAGE ?= $(shell command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/d
                 && echo 'tensorflow[and-cuda]>=2.16,<2.22' || echo 'tensorflow-cpu>=2.16,<2.22')
 # Quiet TensorFlow's C++ logging in every kernel the commands start (nbval compares stderr).
 export TF_CPP_MIN_LOG_LEVEL ?= 3
-export MPLBACKEND ?= Agg
 PYTEST_WORKERS ?= 2
 # Where make jupyter STUDENT=1 builds the student edition (python -m cnncourse student-edition).
 STUDENT_EDITION ?= build/student-edition
 
-.PHONY: course test test-student jupyter bench student venv clean
+.PHONY: course test test-site test-student jupyter bench student venv clean
 
 venv: $(STAMP)
 
@@ -38,7 +38,13 @@ course: $(STAMP)
 test: $(STAMP)
 	$(VPY) -m ruff check .
 	CNNCOURSE_FAST=1 $(VPY) -m pytest -n $(PYTEST_WORKERS) --dist loadscope \
-		--nbval-lax --nbval-current-env -p no:cacheprovider --durations=15 tests notebooks labs
+		--nbval-lax --nbval-current-env -p no:cacheprovider --durations=15 --ignore=tests/site tests notebooks labs
+
+# What students see: the course executed once in fast mode, its figures and pages checked in Chromium.
+COURSE_SITE ?= build/course-fast
+test-site: $(STAMP)
+	$(VPY) -m cnncourse course --fast --out $(COURSE_SITE)
+	CNNCOURSE_SITE=$(COURSE_SITE) $(VPY) -m pytest -p no:cacheprovider --durations=5 tests/site
 
 jupyter: $(STAMP)
 ifeq ($(STUDENT),1)

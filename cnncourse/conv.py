@@ -563,8 +563,11 @@ def plot_conv_steps(x, kernel, stride=1, padding=0, steps=None, size: float = 2.
         grid(ax, done, np.where(np.isnan(done), 0.0, 0.6), fmt)
         ax.add_patch(patches.Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, edgecolor="red", linewidth=2.5))
         ax.set_title(f"output[{i}, {j}] = {fmt(float(out[i, j]))}", fontsize=9)
+    kernel_rows = " / ".join(" ".join(fmt(float(v)) for v in row) for row in k) if k.size <= 25 else ""
     fig.suptitle(title or f"{image.shape[0]}x{image.shape[1]} input, {k.shape[0]}x{k.shape[1]} kernel, "
-                 f"stride {stride}, padding {padding!r} -> {out.shape[0]}x{out.shape[1]} output", fontsize=10)
+                 f"stride {stride}, padding {padding!r} -> {out.shape[0]}x{out.shape[1]} output"
+                 + (f"\nkernel rows: {kernel_rows}; top: input (grey = padding), bottom: output"
+                    if kernel_rows else ""), fontsize=10)
     fig.tight_layout()
     plt.close(fig)
     return fig

@@ -9,7 +9,6 @@ still run, and the exit code is non-zero.
 
 from __future__ import annotations
 
-import html
 import os
 import re
 import tempfile
@@ -17,7 +16,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from cnncourse import config
+from cnncourse import config, site
 
 KEY_FIGURE_PREFIX = "Key figure:"
 COURSE_FOLDERS = ("notebooks", "labs")
@@ -79,10 +78,18 @@ CHECK_MARK = "NBVAL_CHECK_OUTPUT"
 KERNEL_ARGUMENTS = ["--IPKernelApp.capture_fd_output=False"]
 
 
-def _quiet_kernel_environment(plotly_renderer: str) -> None:
-    """Environment inherited by the kernels we start: no TensorFlow log noise, the plotly renderer."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    os.environ.setdefault("PLOTLY_RENDERER", plotly_renderer)
+def kernel_environment() -> dict[str, str]:
+    """Environment of the kernels the runner starts: ours, quiet, and able to display figures.
+
+    No TensorFlow log noise, plotly's ``plotly_mimetype`` renderer (the figure as JSON; the HTML
+    pages draw it with one shared plotly.js), and no ``MPLBACKEND``: ipykernel installs its inline
+    backend only when that variable is unset, and a headless one (``Agg``, as test set-ups and
+    graders use) would turn every matplotlib figure into the text ``<Figure size ...>``.
+    """
+    env = {name: value for name, value in os.environ.items() if name != "MPLBACKEND"}
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    env.setdefault("PLOTLY_RENDERER", "plotly_mimetype")
+    return env
 
 
 def strip_outputs(nb) -> None:
@@ -104,7 +111,6 @@ def refresh_notebook(path: Path, fast: bool = True) -> NotebookResult:
 
     path = Path(path)
     os.environ["CNNCOURSE_FAST"] = "1" if fast else "0"
-    _quiet_kernel_environment(plotly_renderer="plotly_mimetype")
     with tempfile.TemporaryDirectory() as tmp:
         result = run_notebook(path, Path(tmp))
         if result.status != "ok":
@@ -116,14 +122,13 @@ def refresh_notebook(path: Path, fast: bool = True) -> NotebookResult:
 
 
 def run_notebook(path: Path, out_dir: Path, cell_timeout: int = 1800) -> NotebookResult:
-    """Execute one notebook in a fresh kernel, save it and its HTML page into ``out_dir``.
+    """Execute one notebook in a fresh kernel (:func:`kernel_environment`), save it into ``out_dir``.
 
     What the kernel process itself writes (its start-up warnings, C++ log lines) goes to ``out_dir/NAME.log``.
     """
     import nbformat
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
-    from nbconvert import HTMLExporter
 
     nb = nbformat.read(path, as_version=4)
     client = NotebookClient(nb, timeout=cell_timeout, kernel_name="python3", extra_arguments=KERNEL_ARGUMENTS,
@@ -133,34 +138,13 @@ def run_notebook(path: Path, out_dir: Path, cell_timeout: int = 1800) -> Noteboo
     status, error = "ok", ""
     try:
         with open(out_dir / f"{path.stem}.log", "wb") as kernel_log:
-            client.execute(stdout=kernel_log, stderr=kernel_log)
+            client.execute(env=kernel_environment(), stdout=kernel_log, stderr=kernel_log)
     except (CellExecutionError, CellTimeoutError, DeadKernelError) as exc:
         status = "FAILED"
         error = _failing_cell(nb) or str(exc).strip().splitlines()[-1][:300]
     seconds = time.perf_counter() - start
     nbformat.write(nb, out_dir / path.name)
-    body, _ = HTMLExporter(template_name="lab").from_notebook_node(nb)
-    (out_dir / path.with_suffix(".html").name).write_text(body, encoding="utf-8")
     return NotebookResult(path.stem, status, seconds, _key_figure_of(nb), error)
-
-
-def _write_index(results: list[NotebookResult], out_dir: Path) -> Path:
-    rows = "\n".join(
-        f"<tr><td><a href='{html.escape(r.name)}.html'>{html.escape(r.name)}</a></td>"
-        f"<td>{html.escape(r.status)}</td><td>{r.seconds:.0f}</td>"
-        f"<td>{html.escape(r.key_figure or r.error)}</td></tr>"
-        for r in results
-    )
-    page = (
-        "<!doctype html><meta charset='utf-8'><title>cnncourse</title>"
-        "<style>body{font-family:sans-serif;margin:2em}td,th{padding:4px 12px;text-align:left}</style>"
-        f"<h1>cnncourse - executed notebooks ({config.mode_name()} mode)</h1>"
-        "<table><tr><th>notebook</th><th>status</th><th>seconds</th><th>key figure / error</th></tr>"
-        f"{rows}</table>"
-    )
-    index = out_dir / "index.html"
-    index.write_text(page, encoding="utf-8")
-    return index
 
 
 def format_summary(results: list[NotebookResult]) -> str:
@@ -180,8 +164,6 @@ def run_course(only: list[str] | None = None, out: str | Path = "build/course", 
 
     if fast is not None:
         os.environ["CNNCOURSE_FAST"] = "1" if fast else "0"
-    # plotly.js embedded once per notebook, so the HTML pages render offline too.
-    _quiet_kernel_environment(plotly_renderer="plotly_mimetype+notebook")
     paths = course_notebooks()
     if only:
         paths = [p for p in paths if any(re.search(pattern, p.name) for pattern in only)]
@@ -197,7 +179,7 @@ def run_course(only: list[str] | None = None, out: str | Path = "build/course", 
         if result.status != "ok":
             tqdm.write(f"{path.name} FAILED at {result.error}")
         results.append(result)
-    index = _write_index(results, out_dir)
+    index = site.write_site(results, out_dir)
     print()
     print(format_summary(results))
     print(f"\nHTML pages: {index}")

@@ -6,6 +6,7 @@ Curves are plotly (interactive: hover, zoom, toggle runs); image grids are matpl
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -53,6 +54,9 @@ def plot_history(histories, metrics: Sequence[str] = ("loss", "accuracy"), title
                     row=1, col=col,
                 )
             fig.update_xaxes(title_text="epoch", row=1, col=col)
+    # Whole epochs only (plotly would tick 1, 1.5, 2 for a two-epoch run), about ten ticks at most.
+    longest = max(len(values) for run in runs.values() for values in run.values())
+    fig.update_xaxes(tick0=1, dtick=max(1, -(-longest // 10)))
     fig.update_layout(title=title, height=380, hovermode="x unified")
     return fig
 
@@ -147,12 +151,16 @@ def plot_confusion_matrix(y_true, y_pred, class_names=None, normalize: bool = Fa
         totals = counts.sum(axis=1, keepdims=True)
         z = np.divide(counts, totals, out=np.zeros(counts.shape), where=totals > 0)
         text, hover = np.vectorize(lambda v: f"{v:.2f}")(z), "true %{y}, predicted %{x}: %{z:.1%}"
+        scale = "share of the row"
     else:
         z, text, hover = counts, counts.astype(str), "true %{y}, predicted %{x}: %{z} examples"
+        scale = "examples"
     fig = go.Figure(go.Heatmap(z=z, x=names, y=names, text=text, texttemplate="%{text}",
-                               colorscale="Blues", hovertemplate=hover + "<extra></extra>"))
+                               colorscale="Blues", hovertemplate=hover + "<extra></extra>",
+                               colorbar={"title": {"text": scale}}))
     accuracy = np.trace(counts) / counts.sum()
-    fig.update_layout(title=title or f"Confusion matrix (accuracy {accuracy:.2%})",
+    # The figure is 520 px wide: wrap a long title instead of letting plotly cut it off.
+    fig.update_layout(title="<br>".join(textwrap.wrap(title or f"Confusion matrix (accuracy {accuracy:.2%})", 60)),
                       xaxis={"title": "predicted", "type": "category"},
                       yaxis={"title": "true", "type": "category", "autorange": "reversed"},
                       width=520, height=480)
@@ -212,17 +220,22 @@ def plot_filters(source, channel: int = 0, ncols: int = 8, size: float = 1.0, cm
         ax.set_title(str(i), fontsize=7)
     fig.suptitle(title or f"{cout} filters of {kh}x{kw}" + (f" (input channel {channel})" if cin not in (1, 3) else ""))
     fig.tight_layout()
+    if cin != 3:  # the sign of a weight is the point: say which colour is which
+        fig.subplots_adjust(right=0.88)
+        scale = plt.cm.ScalarMappable(norm=plt.Normalize(-limit, limit), cmap=cmap)
+        fig.colorbar(scale, cax=fig.add_axes((0.91, 0.15, 0.015, 0.7)), label="weight (0 = white)")
     plt.close(fig)
     return fig
 
 
 def plot_feature_maps(model, image, layer_names=None, max_maps: int = 8, size: float = 1.1,
-                      cmap: str = "viridis"):
+                      cmap: str = "viridis", title: str | None = None):
     """Activations of chosen layers for one image: one row per layer, its first ``max_maps`` maps.
 
     ``image``: (H, W), (H, W, C) or (1, H, W, C), scaled as the model expects. ``layer_names``
     defaults to every Conv2D and pooling layer. Each map has its own colour scale (bright =
-    strongly active). The activations themselves are in ``fig.activations`` ({layer: array}).
+    strongly active); a map that is one value everywhere (a ReLU unit that is off, say) is
+    labelled with that value. The activations themselves are in ``fig.activations`` ({layer: array}).
     """
     import keras
     import matplotlib.pyplot as plt
@@ -268,10 +281,16 @@ def plot_feature_maps(model, image, layer_names=None, max_maps: int = 8, size: f
             ax.set_xticks([])
             ax.set_yticks([])
             if col < act.shape[-1]:
-                ax.imshow(act[:, :, col], cmap=cmap)
+                fmap = act[:, :, col]
+                ax.imshow(fmap, cmap=cmap)
+                if fmap.min() == fmap.max():
+                    ax.text(0.5, 0.5, f"all {float(fmap.min()):.3g}", transform=ax.transAxes,
+                            ha="center", va="center", color="white", fontsize=8)
             else:
                 ax.axis("off")
         axes[row, 0].set_ylabel(f"{name}\n{act.shape[0]}x{act.shape[1]}x{act.shape[2]}", fontsize=8)
+    fig.suptitle(title or f"Feature maps of one image: the first {ncols} channels of each layer "
+                 "(each map on its own scale, bright = strongly active)", fontsize=10)
     fig.tight_layout()
     fig.activations = activations
     plt.close(fig)

@@ -2,5 +2,9 @@
 
 import os
 
+import matplotlib
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-os.environ.setdefault("MPLBACKEND", "Agg")
+# Headless plots for the unit tests only: matplotlib.use, not MPLBACKEND, so that the notebook
+# kernels nbval starts from this process keep ipykernel's inline backend and display figures.
+matplotlib.use("Agg")

@@ -116,6 +116,22 @@ def test_plot_filters_draws_each_kernel_of_the_first_conv_layer():
     assert fig.axes[0].images[0].get_clim() == pytest.approx((-limit, limit))
 
 
+def test_plot_filters_colour_bar_says_which_colour_is_which_sign():
+    model, weights = _conv(filters=5, kernel=3, channels=1)
+    fig = plots.plot_filters(model)
+    bars = [ax for ax in fig.axes if ax.get_ylabel().startswith("weight")]
+    assert len(bars) == 1
+    limit = np.abs(weights).max()
+    assert bars[0].get_ylim() == pytest.approx((-limit, limit))  # centred on 0
+    fig = plots.plot_filters(_conv(filters=2, kernel=3, channels=3)[0])
+    assert not any(ax.get_ylabel().startswith("weight") for ax in fig.axes)  # colour images: no scale
+
+
+def test_plot_history_ticks_whole_epochs():
+    assert plots.plot_history(_history(n=2)).layout.xaxis.dtick == 1
+    assert plots.plot_history(_history(n=25)).layout.xaxis.dtick == 3
+
+
 def test_plot_filters_rgb_kernels_and_arrays():
     model, weights = _conv(filters=2, kernel=3, channels=3)
     fig = plots.plot_filters(model.get_layer("conv"))
@@ -154,9 +170,15 @@ def test_feature_maps_are_the_layer_activations():
     pool = conv.reshape(4, 2, 4, 2, 3).max(axis=(1, 3))
     np.testing.assert_allclose(fig.activations["conv"], conv, rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(fig.activations["pool"], pool, rtol=1e-5, atol=1e-5)
-    # two rows (layers) of max_maps=2 panels, each showing one map
+    # two rows (layers) of max_maps=2 panels, each showing one map; a map that is 0 everywhere says so
     assert len(fig.axes) == 4
+    for ax, (name, col) in zip(fig.axes, [("conv", 0), ("conv", 1), ("pool", 0), ("pool", 1)], strict=True):
+        constant = fig.activations[name][:, :, col].max() == 0
+        assert ("all 0" in [t.get_text() for t in ax.texts]) == constant
     np.testing.assert_allclose(fig.axes[1].images[0].get_array(), conv[:, :, 1], rtol=1e-5, atol=1e-5)
+    model.get_layer("conv").set_weights([-np.abs(kernel), np.zeros(3, "float32")])  # ReLU of <= 0: off
+    fig = plots.plot_feature_maps(model, image, max_maps=2)
+    assert all([t.get_text() for t in ax.texts] == ["all 0"] for ax in fig.axes)
 
 
 def test_feature_maps_reject_bad_input():

@@ -116,9 +116,12 @@ class AuditReport:
         f = self.files
         counts = f.groupby(["split", "label"]).size().rename("images").reset_index()
         per_patient = f.groupby(["split", "label", "patient"]).size().rename("images per patient").reset_index()
+        counts_figure = px.bar(counts, x="split", y="images", color="label", barmode="group", text="images",
+                               title="Images per split and class")
+        # Counts above the bars, upright: inside a short bar plotly turns the text sideways ("8" reads as "∞").
+        counts_figure.update_traces(textposition="outside", textangle=0, cliponaxis=False)
         return {
-            "counts": px.bar(counts, x="split", y="images", color="label", barmode="group", text="images",
-                             title="Images per split and class"),
+            "counts": counts_figure,
             "sizes": px.scatter(f[f.readable], x="width", y="height", color="label", symbol="split",
                                 opacity=0.6, title="Image sizes (pixels)", hover_data=["name", "mode"]),
             "per_patient": px.histogram(per_patient[per_patient.split == "train"], x="images per patient",
