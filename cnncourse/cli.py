@@ -212,7 +212,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 # Commands that never import TensorFlow in this process (their kernels and workers start it).
-WITHOUT_TENSORFLOW = {"course", "refresh", "set-repo"}
+WITHOUT_TENSORFLOW = {"course", "refresh", "set-repo", "assign", "grade", "student-edition"}
 
 
 def main(argv: list[str] | None = None) -> int:
