@@ -173,6 +173,8 @@ def _head(model, path, maps_spec, name=None):
         return inner_head([args[0], maps] if inner_needs_input else maps, **kwargs)
 
     inputs, outputs, bypass = _replay(model, layer, replace)
+    if outputs is maps:  # cut after the last layer: Keras 3.9-3.13 refuse a model from x to x
+        outputs = keras.layers.Identity()(maps)
     needs_input = bypass or (inner is not None and inner[1])
     return keras.Model([inputs, maps] if needs_input else maps, outputs, name=name), needs_input
 
