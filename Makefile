@@ -11,7 +11,7 @@ VPY    := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 # TensorFlow package for this machine: the CUDA build where nvidia-smi sees a GPU, else the CPU build.
 TF_PACKAGE ?= $(shell command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1 \
-                && echo 'tensorflow[and-cuda]>=2.16,<2.22' || echo 'tensorflow-cpu>=2.16,<2.22')
+                && echo 'tensorflow[and-cuda]>=2.18,<2.22' || echo 'tensorflow-cpu>=2.18,<2.22')
 # Quiet TensorFlow's C++ logging in every kernel the commands start (nbval compares stderr).
 export TF_CPP_MIN_LOG_LEVEL ?= 3
 # TF 2.21's oneDNN start-up notice ignores TF_CPP_MIN_LOG_LEVEL; off, it is silent.

@@ -7,6 +7,7 @@ only whether they are configured and where from.
 
 from __future__ import annotations
 
+import importlib.metadata
 import os
 import platform
 import shutil
@@ -14,6 +15,43 @@ import subprocess
 import sys
 
 from cnncourse import config, credentials, data
+
+#: The oldest versions the course is tested with (constraints/floor.txt, ``make test-floor``, CI),
+#: and what goes wrong below them. requirements.txt and pyproject.toml ask for at least these.
+TESTED_FLOOR: dict[str, tuple[str, str]] = {
+    "tensorflow": ("2.18", "untested; upgrade TensorFlow or use a newer Colab runtime"),
+    "keras": ("3.8", "untested; pip install -U keras"),
+    "numpy": ("1.26", "untested"),
+    "scipy": ("1.11", "untested"),
+    "scikit-learn": ("1.3", "untested"),
+    "scikit-image": ("0.22", "untested"),
+    "pandas": ("2.0", "untested"),
+    "pillow": ("10.0", "untested"),
+    "matplotlib": ("3.8", "untested"),
+    "plotly": ("5.24", "untested"),
+    "tqdm": ("4.66", "untested"),
+}
+
+
+def installed_version(package: str) -> str | None:
+    """The installed version of a distribution (any TensorFlow build for ``"tensorflow"``), or None."""
+    names = ("tensorflow", "tensorflow-cpu", "tensorflow-macos", "tf-nightly") if package == "tensorflow" else (package,)
+    for name in names:
+        try:
+            return importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return None
+
+
+def below_floor() -> dict[str, str]:
+    """One line per installed package older than :data:`TESTED_FLOOR`: what it breaks."""
+    found = {}
+    for package, (floor, breaks) in TESTED_FLOOR.items():
+        version = installed_version(package)
+        if version is not None and config.version_tuple(version) < config.version_tuple(floor):
+            found[package] = f"{version} is below the tested floor {floor}: {breaks}"
+    return found
 
 
 def _gpus() -> list[str]:
@@ -69,6 +107,7 @@ def report(show: bool = True) -> dict[str, str]:
         "Data offline": ", ".join(k for k, ok in offline.items() if ok) or "none",
         "Kaggle credentials": f"yes, from {kaggle}" if kaggle else "no (the lab falls back to demo X-rays)",
     }
+    facts.update({f"{package} too old": problem for package, problem in below_floor().items()})
     if show:
         width = max(map(len, facts))
         for key, value in facts.items():
