@@ -19,17 +19,19 @@ from cnncourse import config, credentials, data
 #: The oldest versions the course is tested with (constraints/floor.txt, ``make test-floor``, CI),
 #: and what goes wrong below them. requirements.txt and pyproject.toml ask for at least these.
 TESTED_FLOOR: dict[str, tuple[str, str]] = {
-    "tensorflow": ("2.18", "untested; upgrade TensorFlow or use a newer Colab runtime"),
-    "keras": ("3.8", "untested; pip install -U keras"),
-    "numpy": ("1.26", "untested"),
-    "scipy": ("1.11", "untested"),
-    "scikit-learn": ("1.3", "untested"),
-    "scikit-image": ("0.22", "untested"),
-    "pandas": ("2.0", "untested"),
-    "pillow": ("10.0", "untested"),
-    "matplotlib": ("3.8", "untested"),
-    "plotly": ("5.24", "untested"),
-    "tqdm": ("4.66", "untested"),
+    "tensorflow": ("2.18", "not tested; if a model fails to build or train, use a newer runtime "
+                           "(pip install -U tensorflow, then restart)"),
+    "keras": ("3.8", "not tested (explain and seeding passed once with Keras 3.5, the rest was not "
+                     "checked): pip install -U keras"),
+    "numpy": ("1.26", "not tested; TensorFlow 2.18+ needs numpy 1.26 or newer"),
+    "scipy": ("1.11", "not tested; pip install -U scipy"),
+    "scikit-learn": ("1.3", "not tested; metrics and the text baselines use it: pip install -U scikit-learn"),
+    "scikit-image": ("0.22", "not tested; pip install -U scikit-image"),
+    "pandas": ("2.0", "not tested; pip install -U pandas"),
+    "pillow": ("10.0", "not tested; image loading uses it: pip install -U pillow"),
+    "matplotlib": ("3.8", "not tested; figures use matplotlib.colormaps: pip install -U matplotlib"),
+    "plotly": ("5.24", "not tested; interactive figures: pip install -U plotly"),
+    "tqdm": ("4.66", "not tested; progress bars: pip install -U tqdm"),
 }
 
 
