@@ -29,7 +29,8 @@ TESTED_FLOOR: dict[str, tuple[str, str]] = {
     "scikit-image": ("0.22", "not tested; pip install -U scikit-image"),
     "pandas": ("2.0", "not tested; pip install -U pandas"),
     "pillow": ("10.0", "not tested; image loading uses it: pip install -U pillow"),
-    "matplotlib": ("3.8", "not tested; figures use matplotlib.colormaps: pip install -U matplotlib"),
+    "matplotlib": ("3.9", "figures in notebooks fail with IPython 9 (\"cannot import name 'backend2gui'\"): "
+                          "pip install -U matplotlib"),
     "plotly": ("5.24", "not tested; interactive figures: pip install -U plotly"),
     "tqdm": ("4.66", "not tested; progress bars: pip install -U tqdm"),
 }
