@@ -10,6 +10,7 @@ True
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 #: The course repository; notebooks' Colab set-up cells and README links use this URL
@@ -72,11 +73,36 @@ def cache_dir() -> Path:
     return path
 
 
+def version_tuple(version: str) -> tuple[int, ...]:
+    """The leading release numbers of a version string: ``"3.10.0rc1"`` -> ``(3, 10, 0)``.
+
+    >>> version_tuple("2.19.0") < version_tuple("2.20")
+    True
+    """
+    match = re.match(r"\d+(\.\d+)*", version.strip())
+    if match is None:
+        raise ValueError(f"expected a version such as '3.10.0', got {version!r}")
+    return tuple(int(part) for part in match.group(0).split("."))
+
+
 def seed_everything(seed: int = 0) -> int:
-    """Seed Python, NumPy and the Keras backend (``keras.utils.set_random_seed``); returns the seed."""
+    """Seed Python, NumPy and the Keras backend (``keras.utils.set_random_seed``) so that
+    ``keras.random`` draws, weight initialisations and shuffles repeat; returns the seed."""
     if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
         raise ValueError(f"seed must be a non-negative int, got {seed!r}")
     import keras
 
     keras.utils.set_random_seed(seed)
+    if version_tuple(keras.__version__) < (3, 13):
+        _reset_global_seed_generator()
     return seed
+
+
+def _reset_global_seed_generator() -> None:
+    """Keras < 3.13 only: ``set_random_seed`` keeps the global ``SeedGenerator`` that
+    ``keras.random`` uses without a seed, so draws after re-seeding do not repeat. Drop it, as
+    Keras 3.13+ does itself; it is recreated from the Python seed just set. The only private
+    Keras API in the package, for frozen old releases; tests/test_config.py fails if it stops working."""
+    from keras.src.backend.common import global_state
+
+    global_state.set_global_attribute("global_seed_generator", None)

@@ -7,6 +7,7 @@ only whether they are configured and where from.
 
 from __future__ import annotations
 
+import importlib.metadata
 import os
 import platform
 import re
@@ -45,6 +46,47 @@ def import_tensorflow_quietly() -> None:
             lines = captured.read().decode(errors="replace").splitlines(keepends=True)
             sys.stderr.write("".join(line for line in lines if not _STARTUP_NOTICE.search(line)))
             sys.stderr.flush()
+
+
+#: The oldest versions the course is tested with (constraints/floor.txt, ``make test-floor``, CI),
+#: and what goes wrong below them. requirements.txt and pyproject.toml ask for at least these.
+TESTED_FLOOR: dict[str, tuple[str, str]] = {
+    "tensorflow": ("2.18", "not tested; if a model fails to build or train, use a newer runtime "
+                           "(pip install -U tensorflow, then restart)"),
+    "keras": ("3.8", "not tested (explain and seeding passed once with Keras 3.5, the rest was not "
+                     "checked): pip install -U keras"),
+    "numpy": ("1.26", "not tested; TensorFlow 2.18+ needs numpy 1.26 or newer"),
+    "scipy": ("1.11", "not tested; pip install -U scipy"),
+    "scikit-learn": ("1.3", "not tested; metrics and the text baselines use it: pip install -U scikit-learn"),
+    "scikit-image": ("0.22", "not tested; pip install -U scikit-image"),
+    "pandas": ("2.0", "not tested; pip install -U pandas"),
+    "pillow": ("10.0", "not tested; image loading uses it: pip install -U pillow"),
+    "matplotlib": ("3.9", "figures in notebooks fail with IPython 9 (\"cannot import name 'backend2gui'\"): "
+                          "pip install -U matplotlib"),
+    "plotly": ("5.24", "not tested; interactive figures: pip install -U plotly"),
+    "tqdm": ("4.66", "not tested; progress bars: pip install -U tqdm"),
+}
+
+
+def installed_version(package: str) -> str | None:
+    """The installed version of a distribution (any TensorFlow build for ``"tensorflow"``), or None."""
+    names = ("tensorflow", "tensorflow-cpu", "tensorflow-macos", "tf-nightly") if package == "tensorflow" else (package,)
+    for name in names:
+        try:
+            return importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return None
+
+
+def below_floor() -> dict[str, str]:
+    """One line per installed package older than :data:`TESTED_FLOOR`: what it breaks."""
+    found = {}
+    for package, (floor, breaks) in TESTED_FLOOR.items():
+        version = installed_version(package)
+        if version is not None and config.version_tuple(version) < config.version_tuple(floor):
+            found[package] = f"{version} is below the tested floor {floor}: {breaks}"
+    return found
 
 
 def _gpus() -> list[str]:
@@ -100,6 +142,7 @@ def report(show: bool = True) -> dict[str, str]:
         "Data offline": ", ".join(k for k, ok in offline.items() if ok) or "none",
         "Kaggle credentials": f"yes, from {kaggle}" if kaggle else "no (the lab falls back to demo X-rays)",
     }
+    facts.update({f"{package} too old": problem for package, problem in below_floor().items()})
     if show:
         width = max(map(len, facts))
         for key, value in facts.items():

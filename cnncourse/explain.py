@@ -15,10 +15,12 @@ backbone (a ``keras.Model`` used as a layer, as in transfer learning):
   Networks"): slide a grey square over the image and record how much the class probability drops.
 
 Grad-CAM needs the feature map *and* the prediction computed from it. The common recipe
-``keras.Model(model.inputs, [layer.output, model.output])`` fails on Sequential models and on
-layers inside a nested backbone ("Graph disconnected"), so :func:`split_model` cuts the model
-into a feature extractor and a head instead (as in *Deep Learning with Python*, 3rd ed., ch. 10):
-``head(features(x)) == model(x)``.
+``keras.Model(model.inputs, [layer.output, model.output])`` fails on layers inside a nested
+backbone ("Graph disconnected"), so :func:`split_model` cuts the model into a feature extractor
+and a head instead (as in *Deep Learning with Python*, 3rd ed., ch. 10):
+``head(features(x)) == model(x)``. It uses public Keras API only (``keras.models.clone_model``
+with a ``call_function``, reusing the model's layers) and finds by itself whether a skip
+connection or a parallel branch goes around the cut, so it behaves the same on Keras 3.8 to 3.15.
 """
 
 from __future__ import annotations
@@ -41,20 +43,25 @@ __all__ = [
 
 
 # --------------------------------------------------------------------------- model surgery
+#
+# Public Keras API only: a Functional model is rebuilt with ``keras.models.clone_model``, reusing
+# its layers (so the weights are shared) and replacing one layer's call through ``call_function``;
+# a Sequential model by calling its layers in turn. Nested models along the way are rebuilt the
+# same way, one level at a time.
 
 
 def _check_model(model) -> None:
     if not isinstance(model, keras.Model):
         raise TypeError(f"expected a keras.Model, got {type(model).__name__}")
-    if not hasattr(model, "_nodes_by_depth") and not isinstance(model, keras.Sequential):
-        raise TypeError(
-            f"model {model.name!r} is a subclassed keras.Model; explanations need a Sequential or "
-            "Functional model (build it with keras.Input and the functional API)"
-        )
     if isinstance(model, keras.Sequential) and not model.built:
         raise ValueError(
             f"Sequential model {model.name!r} is not built yet: start it with keras.Input(shape) "
             "or call it once on a batch"
+        )
+    if getattr(model, "inputs", None) is None:
+        raise TypeError(
+            f"model {model.name!r} is a subclassed keras.Model; explanations need a Sequential or "
+            "Functional model (build it with keras.Input and the functional API)"
         )
     if len(model.inputs) != 1 or len(model.outputs) != 1:
         raise ValueError(
@@ -63,109 +70,140 @@ def _check_model(model) -> None:
         )
 
 
-def _node(model, layer):
-    """The node where the Functional ``model`` calls ``layer`` (it must be called exactly once)."""
-    nodes = [n for depth in model._nodes_by_depth.values() for n in depth if n.operation is layer]
-    if len(nodes) != 1:
+def _tensors(structure) -> list:
+    return [t for t in keras.tree.flatten(structure) if isinstance(t, keras.KerasTensor)]
+
+
+def _replay(container, layer, replace):
+    """Call ``container``'s layers on a new input as ``container`` does, except that the call of
+    ``layer`` (one of its direct layers) is replaced by ``replace(*args, **kwargs)``.
+
+    Returns ``(inputs, outputs, bypass)``. ``bypass`` is True when the output also depends on the
+    input along a path that does not go through ``layer``: a skip connection or a parallel
+    branch (inception module, text CNN) goes around it. Found by following the calls, not by
+    asking Keras (which, before 3.14, silently builds a wrong model over such a cut).
+    """
+    produced, consumed, from_input, replaced, failed = {}, set(), set(), [], []
+
+    def call(op, *args, **kwargs):
+        arguments = _tensors((args, kwargs))
+        try:
+            if op is layer:
+                replaced.append(op)
+                out = replace(*args, **kwargs)
+            else:
+                out = op(*args, **kwargs)
+                # a tensor that no call produced is the container's input
+                if any(id(t) in from_input or id(t) not in produced for t in arguments):
+                    from_input.update(id(t) for t in _tensors(out))
+        except Exception:
+            failed.append(op)
+            raise
+        consumed.update(id(t) for t in arguments)
+        produced.update((id(t), t) for t in _tensors(out))
+        return out
+
+    spec = container.inputs[0]
+    inputs = keras.Input(batch_shape=spec.shape, dtype=spec.dtype)
+    if isinstance(container, keras.Sequential):
+        outputs = inputs
+        for op in container.layers:
+            outputs = call(op, outputs)
+    else:
+        try:
+            keras.models.clone_model(
+                container, input_tensors=keras.tree.map_structure(lambda _: inputs, container.input),
+                clone_function=lambda op: op, call_function=call,
+            )
+        except ValueError:
+            # clone_model ends by building a model from ``inputs`` to the output; when ``replace``
+            # brings in a new input (the head's feature map) that model is disconnected, and
+            # Keras 3.14+ says so. The calls are all done by then; only errors in them matter.
+            if failed:
+                raise
+        outputs = [t for key, t in produced.items() if key not in consumed]
+        if len(outputs) != 1:
+            raise ValueError(f"model {container.name!r} has {len(outputs)} outputs; explanations need one")
+        outputs = outputs[0]
+    if len(replaced) != 1:
         raise ValueError(
-            f"layer {layer.name!r} is called {len(nodes)} times in model {model.name!r}; "
+            f"layer {layer.name!r} is called {len(replaced)} times in model {container.name!r}; "
             "explanations need a layer that is used exactly once"
         )
-    return nodes[0]
+    return inputs, outputs, id(outputs) in from_input
 
 
-def _single(tensors, what: str, layer):
+def _one_output(tensors, layer):
+    tensors = _tensors(tensors)
     if len(tensors) != 1:
-        raise ValueError(f"layer {layer.name!r} has {len(tensors)} {what}s; explanations need one")
+        raise ValueError(f"layer {layer.name!r} has {len(tensors)} outputs; explanations need one")
     return tensors[0]
 
 
-def _chain(layers):
-    def call(x):
-        for layer in layers:
-            x = layer(x)
-        return x
+def _tap(model, path):
+    """keras.Model over ``model``'s layers with two outputs: [output of the last layer of ``path``,
+    ``model``'s output]. ``path`` lists the layers from a direct layer of ``model`` down through
+    nested models; each nested model on the way is tapped the same way."""
+    layer, rest = path[0], path[1:]
+    tapped = []
 
-    return call
+    def replace(*args, **kwargs):
+        if rest:
+            maps, out = _tap(layer, rest)(*args, **kwargs)
+        else:
+            maps = out = layer(*args, **kwargs)
+        tapped.append(maps)
+        return out
 
-
-def _subgraph(start, end):
-    """A callable mapping tensor ``start`` of a model's graph to tensor ``end``."""
-    if start is end:
-        return lambda x: x
-    return keras.Model(start, end)
-
-
-def _to_input(container, layer):
-    """Callable: ``container``'s input -> the input of ``layer`` (a nested model)."""
-    if isinstance(container, keras.Sequential):
-        layers = list(container.layers)
-        return _chain(layers[: layers.index(layer)])
-    t_in = _single(_node(container, layer).input_tensors, "input", layer)
-    return _subgraph(container.inputs[0], t_in)
+    inputs, outputs, _ = _replay(model, layer, replace)
+    return keras.Model(inputs, [_one_output(tapped[0], path[-1]), outputs])
 
 
-def _to_output(container, layer):
-    """Callable: ``container``'s input -> the output of ``layer``."""
-    if isinstance(container, keras.Sequential):
-        layers = list(container.layers)
-        return _chain(layers[: layers.index(layer) + 1])
-    t_out = _single(_node(container, layer).output_tensors, "output", layer)
-    return _subgraph(container.inputs[0], t_out)
+def _head(model, path, maps_spec, name=None):
+    """``(head, needs_input)``: ``head`` maps the output of ``path[-1]`` to ``model``'s output; when
+    other branches go around the cut, it also needs ``model``'s input, first: ``head([x, maps])``."""
+    layer, rest = path[0], path[1:]
+    maps = keras.Input(batch_shape=maps_spec.shape, dtype=maps_spec.dtype)
+    inner = _head(layer, rest, maps_spec) if rest else None
 
+    def replace(*args, **kwargs):
+        if inner is None:
+            return maps
+        inner_head, inner_needs_input = inner
+        return inner_head([args[0], maps] if inner_needs_input else maps, **kwargs)
 
-def _after(container, layer):
-    """``(callable, needs_input)``: the callable maps the output of ``layer`` to ``container``'s
-    output. When other branches (a skip connection, parallel convolutions) go around the layer,
-    the rest of the container also needs the container's input: then ``needs_input`` is True and
-    the callable takes ``(container input, layer output)``, otherwise just the layer output."""
-    if isinstance(container, keras.Sequential):
-        layers = list(container.layers)
-        return _chain(layers[layers.index(layer) + 1 :]), False
-    t_out = _single(_node(container, layer).output_tensors, "output", layer)
-    model_in, model_out = container.inputs[0], container.outputs[0]
-    try:
-        return _subgraph(t_out, model_out), False
-    except ValueError:  # "Graph disconnected": other paths from the input go around the layer
-        rest = keras.Model([model_in, t_out], model_out)
-        return (lambda x, y: rest([x, y])), True
-
-
-def _sublayers(model):
-    return list(model.layers)
+    inputs, outputs, bypass = _replay(model, layer, replace)
+    if outputs is maps:  # cut after the last layer: Keras 3.9-3.13 refuse a model from x to x
+        outputs = keras.layers.Identity()(maps)
+    needs_input = bypass or (inner is not None and inner[1])
+    return keras.Model([inputs, maps] if needs_input else maps, outputs, name=name), needs_input
 
 
 def _find_path(model, layer_name: str):
-    """[(container, layer), ...] from the top-level model down to the layer called ``layer_name``."""
-    for layer in _sublayers(model):
+    """[layer, ...] from a direct layer of ``model`` down through nested models to ``layer_name``."""
+    for layer in model.layers:
         if layer.name == layer_name:
-            return [(model, layer)]
-    for layer in _sublayers(model):
+            return [layer]
+    for layer in model.layers:
         if isinstance(layer, keras.Model):
             try:
-                return [(model, layer), *_find_path(layer, layer_name)]
+                return [layer, *_find_path(layer, layer_name)]
             except ValueError:
                 continue
     raise ValueError(
         f"no layer named {layer_name!r} in model {model.name!r} or its nested models; "
-        f"its layers are {[layer.name for layer in _sublayers(model)]}"
+        f"its layers are {[layer.name for layer in model.layers]}"
     )
-
-
-def _layer_output_shape(container, layer):
-    if isinstance(container, keras.Sequential):
-        return tuple(layer.output.shape)
-    return tuple(_single(_node(container, layer).output_tensors, "output", layer).shape)
 
 
 def default_gradcam_layer(model) -> str:
     """Name of the last top-level layer whose output is a feature map (batch, ..., channels)
     with at least one spatial axis: the last convolutional block, or the whole nested backbone."""
     _check_model(model)
-    for layer in reversed(_sublayers(model)):
+    for layer in reversed(model.layers):
         if isinstance(layer, keras.layers.InputLayer):
             continue
-        if len(_layer_output_shape(model, layer)) in (3, 4):
+        if len(getattr(layer.output, "shape", ())) in (3, 4):
             return layer.name
     raise ValueError(
         f"model {model.name!r} has no layer with a spatial feature map (rank-3 or rank-4 output); "
@@ -179,7 +217,7 @@ def split_model(model, layer_name: str | None = None):
 
     ``layer_name`` may name a top-level layer or a layer inside a nested model (a pretrained
     backbone used as a layer); by default the last layer that outputs a feature map.
-    Works on Sequential and Functional models.
+    Works on Sequential and Functional models; both share the model's layers (and weights).
 
     When other branches go around the layer (a skip connection of a residual block, the
     parallel convolutions of an inception module or of a text CNN), the rest of the model also
@@ -193,19 +231,9 @@ def split_model(model, layer_name: str | None = None):
     if not isinstance(layer_name, str):
         raise TypeError(f"layer_name must be a layer's name (str), got {type(layer_name).__name__}")
     path = _find_path(model, layer_name)
-    inputs = keras.Input(shape=tuple(model.inputs[0].shape[1:]), dtype=model.inputs[0].dtype)
-    level_inputs = [inputs]  # the input of each model along the path, computed from the image
-    for container, layer in path[:-1]:
-        level_inputs.append(_to_input(container, layer)(level_inputs[-1]))
-    features_out = _to_output(*path[-1])(level_inputs[-1])
-    features = keras.Model(inputs, features_out, name=f"{model.name}_to_{layer_name}")
-    head_in = keras.Input(shape=tuple(features_out.shape[1:]), dtype=features_out.dtype)
-    y, needs_input = head_in, False
-    for (container, layer), level_input in reversed(list(zip(path, level_inputs, strict=True))):
-        stage, uses_input = _after(container, layer)
-        y = stage(level_input, y) if uses_input else stage(y)
-        needs_input = needs_input or uses_input
-    head = keras.Model([inputs, head_in] if needs_input else head_in, y, name=f"{model.name}_after_{layer_name}")
+    tap = _tap(model, path)
+    features = keras.Model(tap.inputs[0], tap.outputs[0], name=f"{model.name}_to_{layer_name}")
+    head, _ = _head(model, path, features.outputs[0], name=f"{model.name}_after_{layer_name}")
     return features, head
 
 
@@ -217,10 +245,10 @@ def _run_head(head, x, maps):
 
 
 def _output_layer(model):
-    if isinstance(model, keras.Sequential):
-        layer = model.layers[-1]
-    else:
-        layer = model.outputs[0]._keras_history.operation
+    """The layer that computes ``model``'s output (inside a nested model if that comes last).
+    ``model.layers`` lists a Functional model's layers in the order they run, so with one output
+    the last layer is the one that produces it."""
+    layer = model.layers[-1]
     return _output_layer(layer) if isinstance(layer, keras.Model) else layer
 
 

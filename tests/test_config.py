@@ -49,3 +49,12 @@ def test_seeding_makes_numpy_and_keras_reproducible():
     assert all(np.array_equal(a, b) for a, b in zip(first, second, strict=True))
     with pytest.raises(ValueError, match="non-negative int"):
         config.seed_everything(-1)
+
+
+@pytest.mark.parametrize("text, expected", [("3.10.0", (3, 10, 0)), ("2.19.0rc1", (2, 19, 0)), ("1.26", (1, 26)),
+                                            ("3.8.0.dev2025", (3, 8, 0))])
+def test_version_tuple_compares_releases_numerically(text, expected):
+    assert config.version_tuple(text) == expected
+    assert config.version_tuple("3.10.0") > config.version_tuple("3.9.2")  # not string order
+    with pytest.raises(ValueError, match="expected a version"):
+        config.version_tuple("unknown")

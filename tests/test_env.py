@@ -8,7 +8,7 @@ import sys
 import keras
 import tensorflow as tf
 
-from cnncourse import credentials, env
+from cnncourse import config, credentials, env
 
 SECRET = "0123456789abcdef0123456789abcdef"
 
@@ -73,3 +73,30 @@ def test_quiet_tensorflow_import_passes_other_lines_on(tmp_path):
                          env={**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), *sys.path])})
     assert run.returncode == 0, run.stderr
     assert run.stderr == "a real error\n"
+
+
+def test_a_version_below_the_tested_floor_gets_one_line_saying_what_it_breaks(monkeypatch):
+    old = {"keras": "3.5.0", "numpy": "1.26.4", "tensorflow": "2.16.2", "plotly": None}
+    monkeypatch.setattr(env, "installed_version", lambda package: old.get(package, "99.0"))
+    problems = env.below_floor()
+    assert set(problems) == {"keras", "tensorflow"}  # numpy 1.26.4 is the floor itself; plotly missing
+    assert problems["keras"].startswith("3.5.0 is below the tested floor 3.8:")
+    facts = env.report(show=False)
+    assert facts["keras too old"] == problems["keras"] and "numpy too old" not in facts
+
+
+def test_tested_floor_is_what_requirements_pyproject_and_the_floor_constraints_say():
+    """One floor: constraints/floor.txt pins exactly env.TESTED_FLOOR, and requirements.txt and
+    pyproject.toml ask for at least it (TensorFlow through the Makefile and the extras)."""
+    root = config.REPO_ROOT
+    pins = dict(line.split("==") for line in (root / "constraints" / "floor.txt").read_text().split()
+                if "==" in line)
+    pins["tensorflow"] = pins.pop("tensorflow-cpu")
+    requirements = (root / "requirements.txt").read_text()
+    pyproject = (root / "pyproject.toml").read_text()
+    for package, (floor, _) in env.TESTED_FLOOR.items():
+        assert config.version_tuple(pins[package])[:2] == config.version_tuple(floor), package
+        if package == "tensorflow":
+            assert f"tensorflow-cpu>={floor}" in pyproject and f"tensorflow-cpu>={floor}" in (root / "Makefile").read_text()
+        else:
+            assert f"\n{package}>={floor}" in requirements and f'"{package}>={floor}' in pyproject, package

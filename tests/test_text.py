@@ -4,6 +4,7 @@ against NumPy, keras.utils.pad_sequences and scikit-learn n-gram models."""
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 from sklearn.feature_extraction.text import CountVectorizer
 from sklearn.linear_model import LogisticRegression
 
@@ -58,6 +59,34 @@ def test_grad_cam_over_words_has_one_value_per_conv_position():
     for k in (3, 4, 5):
         heat = explain.grad_cam(model, tokens, layer_name=f"conv_{k}gram")
         assert heat.shape == (12 - k + 1,) and heat.min() >= 0 and heat.max() <= 1
+
+
+def _keras_io_grad_cam_sigmoid(model, tokens, layer_name):
+    """The keras.io recipe (examples/vision/grad_cam.py) on this flat Functional model: one model
+    with two outputs, the layer's feature map and the prediction; score p of the predicted class
+    (1 - p for class 0), as explain does for one sigmoid unit."""
+    two_outputs = keras.Model(model.inputs, [model.get_layer(layer_name).output, model.output])
+    with tf.GradientTape() as tape:
+        maps, p = two_outputs(tokens[None], training=False)
+        score = p[:, 0] if float(p[0, 0]) >= 0.5 else 1 - p[:, 0]
+    grads = tape.gradient(score, maps)
+    heat = tf.nn.relu(tf.reduce_sum(tf.reduce_mean(grads, axis=1, keepdims=True) * maps, axis=-1))[0].numpy()
+    return heat / heat.max() if heat.max() > 0 else heat
+
+
+def test_grad_cam_over_words_matches_the_keras_io_recipe_and_the_cut_keeps_the_other_branches():
+    model = models.text_cnn(60, 12, embedding_dim=8, num_filters=6)
+    tokens = np.arange(2, 14, dtype="int32")
+    for k in (3, 4, 5):
+        np.testing.assert_allclose(explain.grad_cam(model, tokens, layer_name=f"conv_{k}gram"),
+                                   _keras_io_grad_cam_sigmoid(model, tokens, f"conv_{k}gram"),
+                                   rtol=1e-4, atol=1e-5)
+    features, head = explain.split_model(model, "conv_4gram")
+    assert len(head.inputs) == 2  # the 3- and 5-gram branches go around the cut
+    batch = tf.constant(np.stack([tokens, tokens[::-1]]))
+    np.testing.assert_allclose(head([batch, features(batch)]).numpy(), model(batch).numpy(), rtol=1e-5, atol=1e-6)
+    features, head = explain.split_model(model, "concat")  # after the join, one input is enough
+    assert len(head.inputs) == 1
 
 
 # --------------------------------------------------------------------------- data
