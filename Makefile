@@ -92,5 +92,5 @@ VERSION_SET_TESTS ?= tests notebooks/07_what_cnns_learn.ipynb notebooks/08_cnn_f
 test-floor test-colab: test-%: .venv-%/.installed
 	.venv-$*/bin/python -m pip list 2>/dev/null | grep -iE '^(tensorflow[-_]cpu|keras|numpy|matplotlib) '
 	CNNCOURSE_FAST=1 .venv-$*/bin/python -m pytest -n $(PYTEST_WORKERS) --dist loadscope \
-		--nbval-lax --nbval-current-env -p no:cacheprovider --durations=10 $(VERSION_SET_TESTS)
+		--nbval-lax --nbval-current-env -p no:cacheprovider --durations=10 --ignore=tests/site $(VERSION_SET_TESTS)
 # ---- end of version sets --------------------------------------------------------------------
