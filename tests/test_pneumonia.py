@@ -430,7 +430,7 @@ def test_missing_kaggle_package_says_how_to_install_it(with_credentials, monkeyp
 
     for name in [m for m in sys.modules if m == "kaggle" or m.startswith("kaggle.")] + ["kaggle"]:
         monkeypatch.setitem(sys.modules, name, None)  # import kaggle now fails as if not installed
-    with pytest.raises(pn.DataUnavailable, match="pip install kaggle"):
+    with pytest.raises(pn.DataUnavailable, match="pip install 'kaggle>=1.8'"):
         pn.download(with_credentials / "dest", quiet=True)
 
 
