@@ -1,6 +1,7 @@
 # cnncourse: every command creates .venv on first use and installs what it needs.
 #   make course    execute every notebook and the lab (full mode), HTML pages in build/course/
 #   make test      ruff + unit tests + notebooks under nbval, fast mode (what CI runs)
+#   make test-online  the online branch of the notebooks and the lab against the emulated network
 #   make jupyter   open JupyterLab on the course
 #   make bench     run the benchmark scripts in bench/
 #   make student   write the student versions of the notebooks to build/student/
@@ -19,7 +20,7 @@ export TF_ENABLE_ONEDNN_OPTS ?= 0
 export MPLBACKEND ?= Agg
 PYTEST_WORKERS ?= 2
 
-.PHONY: course test jupyter bench student venv clean
+.PHONY: course test test-online jupyter bench student venv clean
 
 venv: $(STAMP)
 
@@ -39,6 +40,14 @@ test: $(STAMP)
 	$(VPY) -m ruff check .
 	CNNCOURSE_FAST=1 $(VPY) -m pytest -n $(PYTEST_WORKERS) --dist loadscope \
 		--nbval-lax --nbval-current-env -p no:cacheprovider --durations=15 tests notebooks labs
+
+# --- emulated online (issue 12): notebooks' online branch against tests/emulated (keras downloads,
+# ImageNet weight files, a loopback Kaggle service); stand-ins are built once into
+# CNNCOURSE_EMULATED_CACHE (default: a folder in the system temp dir).
+test-online: $(STAMP)
+	CNNCOURSE_TEST_ONLINE=1 $(VPY) -m pytest -n $(PYTEST_WORKERS) -p no:cacheprovider \
+		--durations=12 tests/test_online.py
+# --- end emulated online
 
 jupyter: $(STAMP)
 	$(VENV)/bin/jupyter lab --notebook-dir=.

@@ -87,14 +87,20 @@ def log(kind: str, what: str) -> None:
 
 
 def _cached(name: str, build) -> Path:
-    """``cache_dir()/name``, built once with ``build(path)`` (atomic: parallel builders never see halves)."""
+    """``cache_dir()/name``, built once with ``build(path)``; processes building it at once wait for one another."""
+    import fcntl
+
     target = cache_dir() / name
-    if not target.exists():
-        partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
-        build(partial)
-        os.replace(partial, target)
-        (cache_dir() / "served").mkdir(exist_ok=True)
-        (cache_dir() / "served" / _sha256(target)).touch()
+    if target.exists():
+        return target
+    with open(cache_dir() / f".{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not target.exists():
+            partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
+            build(partial)
+            (cache_dir() / "served").mkdir(exist_ok=True)
+            (cache_dir() / "served" / _sha256(partial)).touch()
+            os.replace(partial, target)
     return target
 
 
@@ -370,6 +376,11 @@ def build_kaggle_archive(path: Path) -> None:
                             b"\0\5\26\7\0\2\0\0Mac OS X        ")
 
 
+def cached_kaggle_archive() -> Path:
+    """The emulated ``chest-xray-pneumonia.zip`` (built once into the cache: ~20 MB, 5,856 images)."""
+    return _cached("chest-xray-pneumonia.zip", build_kaggle_archive)
+
+
 class _KaggleHandler(BaseHTTPRequestHandler):
     mode = "ok"
     archive: Path | None = None
@@ -420,7 +431,7 @@ class _KaggleHandler(BaseHTTPRequestHandler):
         if not self.path.startswith("/files/archive.zip"):
             return self._json(404, {"code": 404, "message": "not found"})
         log("kaggle", "/files/archive.zip")
-        archive = _cached("chest-xray-pneumonia.zip", build_kaggle_archive)
+        archive = cached_kaggle_archive()
         size = archive.stat().st_size
         self.send_response(200)
         self.send_header("Content-Type", "application/zip")
@@ -460,6 +471,15 @@ def start_kaggle(mode: str | None = None) -> str:
     _server.daemon_threads = True
     threading.Thread(target=_server.serve_forever, daemon=True).start()
     return f"http://127.0.0.1:{_server.server_address[1]}"
+
+
+def serve_kaggle(mode: str) -> str:
+    """Restart this process's emulated Kaggle service in ``mode`` and point the client at it."""
+    import kagglesdk.kaggle_env as module  # first: importing it (re)starts the service in the default mode
+
+    url = start_kaggle(mode)
+    point_kaggle_at(url, module)
+    return url
 
 
 def point_kaggle_at(url: str, module=None) -> None:
@@ -505,4 +525,5 @@ def install() -> None:
     sys.meta_path.insert(0, _PatchAfterImport())
 
 
-__all__ = ["TOKEN", "USERNAME", "KEY", "install", "start_kaggle", "point_kaggle_at", "cache_dir", "builder_for"]
+__all__ = ["TOKEN", "USERNAME", "KEY", "install", "start_kaggle", "point_kaggle_at", "cache_dir", "builder_for",
+           "cached_kaggle_archive", "serve_kaggle"]
