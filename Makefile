@@ -45,8 +45,10 @@ test: $(STAMP)
 # ImageNet weight files, a loopback Kaggle service); stand-ins are built once into
 # CNNCOURSE_EMULATED_CACHE (default: a folder in the system temp dir).
 test-online: $(STAMP)
+	@rm -f build/test-online.jsonl
 	CNNCOURSE_TEST_ONLINE=1 $(VPY) -m pytest -n $(PYTEST_WORKERS) -p no:cacheprovider \
 		--durations=12 tests/test_online.py
+	@echo "online-branch cells per notebook:" && cut -c1-160 build/test-online.jsonl
 # --- end emulated online
 
 jupyter: $(STAMP)
