@@ -73,3 +73,12 @@ def test_readme_links_every_notebook_to_colab():
     for path in NOTEBOOKS:
         link = f"https://colab.research.google.com/github/{config.REPO_URL.removeprefix('https://github.com/')}/blob/main/{path.parent.name}/{path.name}"
         assert link in readme, f"README lacks the Colab link of {path.name}"
+
+
+def test_target_prints_met_or_not_and_stops_only_where_measured(capsys):
+    assert course.target("convnet test accuracy", 0.9912, 0.993, note="full MNIST") is False
+    assert capsys.readouterr().out == "Target: convnet test accuracy = 99.1% (target >= 99.3%): NOT met (full MNIST)\n"
+    assert course.target("ratio", 3.5, 3.0, fmt="{:.1f}x", enforce=True) is True
+    assert "= 3.5x (target >= 3.0x): met" in capsys.readouterr().out
+    with pytest.raises(AssertionError, match="measured to be reached"):
+        course.target("source task accuracy", 0.5, 0.95, enforce=True, note="offline sample")
