@@ -29,12 +29,17 @@ def kaggle_service(monkeypatch, tmp_path):
     monkeypatch.setenv("CNNCOURSE_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setenv("CNNCOURSE_EMULATED_CACHE", str(tmp_path / "emulated"))  # no archive is built here
 
+    import kagglesdk.kaggle_env as endpoints
+
+    real = dict(endpoints._env_to_endpoint)
+
     def start(mode="ok"):
         emu.serve_kaggle(mode)
         return tmp_path / "dest"
 
     yield start
     emu.start_kaggle("offline")  # stops the server
+    endpoints._env_to_endpoint.update(real)  # the client points at kaggle.com again
 
 
 def _fails_with(dest, *phrases):
