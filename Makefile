@@ -2,6 +2,7 @@
 #   make course    execute every notebook and the lab (full mode), HTML pages in build/course/
 #   make test      ruff + unit tests + notebooks under nbval, fast mode (what CI runs)
 #   make test-site fast course build checked in headless Chromium: figures, pages, links (CI runs it after make test)
+#   make test-online  the online branch of the notebooks and the lab against the emulated network
 #   make jupyter   open JupyterLab on the course (STUDENT=1: on the student edition, built into build/student-edition/)
 #   make bench     run the benchmark scripts in bench/
 #   make student   write the student versions of the notebooks to build/student/
@@ -19,7 +20,7 @@ PYTEST_WORKERS ?= 2
 # Where make jupyter STUDENT=1 builds the student edition (python -m cnncourse student-edition).
 STUDENT_EDITION ?= build/student-edition
 
-.PHONY: course test test-site test-student jupyter bench student venv clean
+.PHONY: course test test-site test-student test-online jupyter bench student venv clean
 
 venv: $(STAMP)
 
@@ -45,6 +46,16 @@ COURSE_SITE ?= build/course-fast
 test-site: $(STAMP)
 	$(VPY) -m cnncourse course --fast --out $(COURSE_SITE)
 	CNNCOURSE_SITE=$(COURSE_SITE) $(VPY) -m pytest -p no:cacheprovider --durations=5 tests/site
+
+# --- emulated online (issue 12): notebooks' online branch against tests/emulated (keras downloads,
+# ImageNet weight files, a loopback Kaggle service); stand-ins are built once into
+# CNNCOURSE_EMULATED_CACHE (default: a folder in the system temp dir).
+test-online: $(STAMP)
+	@rm -f build/test-online.jsonl
+	CNNCOURSE_TEST_ONLINE=1 $(VPY) -m pytest -n $(PYTEST_WORKERS) -p no:cacheprovider \
+		--durations=12 tests/test_online.py
+	@echo "online-branch cells per notebook:" && cut -c1-160 build/test-online.jsonl
+# --- end emulated online
 
 jupyter: $(STAMP)
 ifeq ($(STUDENT),1)

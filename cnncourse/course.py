@@ -19,6 +19,7 @@ from pathlib import Path
 from cnncourse import config, site
 
 KEY_FIGURE_PREFIX = "Key figure:"
+TARGET_PREFIX = "Target:"
 COURSE_FOLDERS = ("notebooks", "labs")
 
 
@@ -31,6 +32,29 @@ def key_figure(label: str, value, note: str = "") -> str:
     line = f"{KEY_FIGURE_PREFIX} {label} = {value}" + (f" ({note})" if note else "")
     print(line)
     return line
+
+
+def target(label: str, value: float, goal: float, *, enforce: bool = False, note: str = "",
+           fmt: str = "{:.1%}") -> bool:
+    """Print a result against its target and return whether it was met (``value >= goal``).
+
+    ``enforce=True`` is for results that were measured in this mode on this data (the offline
+    sample): missing the target there means something broke, so it raises AssertionError. A target
+    nobody measured here (full MNIST, CIFAR-10, IMDB, ImageNet weights, a GPU) is only printed, so
+    it never stops "Run all".
+
+    >>> target("convnet test accuracy", 0.9912, 0.993, note="full MNIST")
+    Target: convnet test accuracy = 99.1% (target >= 99.3%): NOT met (full MNIST)
+    False
+    """
+    met = bool(value >= goal)
+    shown, wanted = fmt.format(value), fmt.format(goal)
+    print(f"{TARGET_PREFIX} {label} = {shown} (target >= {wanted}): {'met' if met else 'NOT met'}"
+          + (f" ({note})" if note else ""))
+    if enforce and not met:
+        raise AssertionError(f"{label} = {shown}, below {wanted}, which was measured to be reached in this "
+                             f"mode on this data" + (f" ({note})" if note else "") + ": something is broken")
+    return met
 
 
 @dataclass

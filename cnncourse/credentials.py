@@ -1,8 +1,12 @@
 """Where Kaggle credentials come from, without ever reading the secret out loud.
 
-Checked in the order the ``kaggle`` package uses them: ``KAGGLE_USERNAME`` + ``KAGGLE_KEY``,
-``KAGGLE_API_TOKEN``, ``access_token`` and ``kaggle.json`` in ``KAGGLE_CONFIG_DIR`` (default
-``~/.kaggle``), then Colab secrets of the same names.
+The forms the ``kaggle`` package (1.8 and newer, declared as the course's dependency) accepts:
+``KAGGLE_USERNAME`` + ``KAGGLE_KEY``, a token string in ``KAGGLE_API_TOKEN`` (the current form,
+from https://www.kaggle.com/settings), a token file ``~/.kaggle/access_token`` (always in the
+home folder: the client does not look for it in ``KAGGLE_CONFIG_DIR``), the legacy
+``kaggle.json`` in ``KAGGLE_CONFIG_DIR`` (default ``~/.kaggle``), then Colab secrets of the
+environment variables' names (copied into the environment by :func:`export_colab_secrets`,
+since ``import kaggle`` reads only the environment and files).
 """
 
 from __future__ import annotations
@@ -17,9 +21,11 @@ COLAB_SECRET_NAMES = ("KAGGLE_USERNAME", "KAGGLE_KEY", "KAGGLE_API_TOKEN")
 
 HOW_TO_GET_CREDENTIALS = (
     "Kaggle credentials not found. Create an API token at https://www.kaggle.com/settings "
-    "(Account > API > Create New Token), then either put kaggle.json in ~/.kaggle/ "
-    "(chmod 600 ~/.kaggle/kaggle.json), or set KAGGLE_USERNAME and KAGGLE_KEY (or KAGGLE_API_TOKEN) "
-    "in the environment; on Colab add them as secrets (key icon in the left bar) with notebook access on."
+    "(API > Create New Token), then give it to the course in one of these ways: set KAGGLE_API_TOKEN "
+    "to the token (or save it in ~/.kaggle/access_token, chmod 600); or, with a legacy kaggle.json, put "
+    "it in ~/.kaggle/ (chmod 600 ~/.kaggle/kaggle.json) or set KAGGLE_USERNAME and KAGGLE_KEY. "
+    "On Colab: key icon in the left bar > Add new secret named KAGGLE_API_TOKEN (or KAGGLE_USERNAME "
+    "and KAGGLE_KEY) and switch 'Notebook access' on for this notebook, then run the cell again."
 )
 
 
@@ -37,8 +43,13 @@ class CredentialSource:
 
 
 def kaggle_config_dir() -> Path:
-    """``KAGGLE_CONFIG_DIR`` or ``~/.kaggle``."""
+    """``KAGGLE_CONFIG_DIR`` or ``~/.kaggle``: where the client looks for ``kaggle.json``."""
     return Path(os.environ.get("KAGGLE_CONFIG_DIR", Path.home() / ".kaggle")).expanduser()
+
+
+def _credential_files() -> list[Path]:
+    """The token file (only ever read from ``~/.kaggle``) and ``kaggle.json``, in the client's order."""
+    return [Path.home() / ".kaggle" / "access_token", kaggle_config_dir() / "kaggle.json"]
 
 
 def _group_or_world_readable(path: Path) -> bool:
@@ -62,9 +73,7 @@ def find_kaggle_credentials(include_colab: bool = True) -> CredentialSource | No
         return CredentialSource("environment", "KAGGLE_USERNAME + KAGGLE_KEY")
     if os.environ.get("KAGGLE_API_TOKEN"):
         return CredentialSource("environment", "KAGGLE_API_TOKEN")
-    folder = kaggle_config_dir()
-    for name in ("access_token", "kaggle.json"):
-        path = folder / name
+    for path in _credential_files():
         if path.is_file():
             warning = None
             if _group_or_world_readable(path):
@@ -89,15 +98,15 @@ def export_colab_secrets() -> list[str]:
 def _secret_values() -> list[str]:
     """The configured secret values (environment and token files), to blank them out of messages."""
     values = [os.environ.get(name, "") for name in ("KAGGLE_KEY", "KAGGLE_API_TOKEN")]
-    folder = kaggle_config_dir()
+    token_file, kaggle_json = _credential_files()
     try:
-        values.append((folder / "access_token").read_text(encoding="utf-8").strip())
+        values.append(token_file.read_text(encoding="utf-8").strip())
     except OSError:
         pass
     try:
         import json
 
-        values.append(str(json.loads((folder / "kaggle.json").read_text(encoding="utf-8")).get("key", "")))
+        values.append(str(json.loads(kaggle_json.read_text(encoding="utf-8")).get("key", "")))
     except (OSError, ValueError, AttributeError):
         pass
     return [v for v in values if len(v) >= 8]

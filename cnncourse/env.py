@@ -140,7 +140,7 @@ def report(show: bool = True) -> dict[str, str]:
         "Platform": f"{platform_name()} ({platform.system()} {platform.machine()})",
         "Course mode": f"{config.mode_name()} (CNNCOURSE_FAST={os.environ.get('CNNCOURSE_FAST', 'unset')})",
         "Data offline": ", ".join(k for k, ok in offline.items() if ok) or "none",
-        "Kaggle credentials": f"yes, from {kaggle}" if kaggle else "no (the lab falls back to demo X-rays)",
+        "Kaggle credentials": f"yes, from {kaggle}" if kaggle else "no (the lab stops and says what to set, or USE_DEMO_DATA = True)",
     }
     facts.update({f"{package} too old": problem for package, problem in below_floor().items()})
     if show:

@@ -295,6 +295,7 @@ def no_credentials(monkeypatch, tmp_path):
     for name in ("KAGGLE_USERNAME", "KAGGLE_KEY", "KAGGLE_API_TOKEN"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("KAGGLE_CONFIG_DIR", str(tmp_path / "kaggle-config"))
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))  # ~/.kaggle/access_token
     monkeypatch.setenv("CNNCOURSE_CACHE_DIR", str(tmp_path / "cache"))
 
     def no_network(*args, **kwargs):
@@ -365,7 +366,7 @@ def with_credentials(no_credentials, monkeypatch, demo):
 
 def test_download_verifies_extracts_and_is_idempotent(with_credentials, monkeypatch, demo):
     fake = FakeKaggle(archive_from=demo)
-    monkeypatch.setattr(dl, "_kaggle_api", lambda: fake)
+    monkeypatch.setattr(dl, "_kaggle_api", lambda found: fake)
     data = pn.download(with_credentials / "dest", quiet=True)
     assert dl.count_images(data) == dl.count_images(demo)
     assert not (data / "chest_xray").exists() and not list(data.rglob("._*"))
@@ -376,21 +377,21 @@ def test_download_verifies_extracts_and_is_idempotent(with_credentials, monkeypa
 
 
 def test_interrupted_download_leaves_nothing_that_looks_complete(with_credentials, monkeypatch, demo):
-    monkeypatch.setattr(dl, "_kaggle_api", lambda: FakeKaggle(archive_from=demo, interrupt=True))
+    monkeypatch.setattr(dl, "_kaggle_api", lambda found: FakeKaggle(archive_from=demo, interrupt=True))
     dest = with_credentials / "dest"
     with pytest.raises(KeyboardInterrupt):
         pn.download(dest, quiet=True)
     assert not (dest / "chest_xray").exists() and not list(dest.glob(".partial-*"))
     stale = dest / ".partial-left-by-a-killed-process"
     stale.mkdir()
-    monkeypatch.setattr(dl, "_kaggle_api", lambda: FakeKaggle(archive_from=demo))
+    monkeypatch.setattr(dl, "_kaggle_api", lambda found: FakeKaggle(archive_from=demo))
     assert pn.download(dest, quiet=True).is_dir() and not stale.exists()
 
 
 @pytest.mark.parametrize("status, advice", [(401, "token is wrong"), (403, "accept the dataset's terms"),
                                             (404, "does not find")])
 def test_kaggle_http_errors_become_one_clear_message_without_the_key(with_credentials, monkeypatch, status, advice):
-    monkeypatch.setattr(dl, "_kaggle_api", lambda: FakeKaggle(fail=HTTPError(status)))
+    monkeypatch.setattr(dl, "_kaggle_api", lambda found: FakeKaggle(fail=HTTPError(status)))
     with pytest.raises(pn.DataUnavailable, match=advice) as info:
         pn.download(with_credentials / "dest", quiet=True)
     assert SECRET not in str(info.value) and info.value.__cause__ is None
@@ -399,7 +400,7 @@ def test_kaggle_http_errors_become_one_clear_message_without_the_key(with_creden
 
 def test_network_failure_message_and_redaction(with_credentials, monkeypatch):
     monkeypatch.setattr(dl, "_kaggle_api",
-                        lambda: FakeKaggle(fail=OSError(f"[Errno -2] Name or service not known (key {SECRET})")))
+                        lambda found: FakeKaggle(fail=OSError(f"[Errno -2] Name or service not known (key {SECRET})")))
     with pytest.raises(pn.DataUnavailable, match="internet connection") as info:
         pn.download(with_credentials / "dest", quiet=True)
     assert SECRET not in str(info.value) and "***" in str(info.value)
@@ -429,7 +430,7 @@ def test_missing_kaggle_package_says_how_to_install_it(with_credentials, monkeyp
 
     for name in [m for m in sys.modules if m == "kaggle" or m.startswith("kaggle.")] + ["kaggle"]:
         monkeypatch.setitem(sys.modules, name, None)  # import kaggle now fails as if not installed
-    with pytest.raises(pn.DataUnavailable, match="pip install kaggle"):
+    with pytest.raises(pn.DataUnavailable, match="pip install 'kaggle>=1.8'"):
         pn.download(with_credentials / "dest", quiet=True)
 
 

@@ -204,7 +204,7 @@ def test_cli_never_shows_the_key(tmp_path):
     args = ["lab", "pneumonia", "--out", str(tmp_path / "run")]
     result = _python(CLI.format(args=args), tmp_path, KAGGLE_USERNAME="student", KAGGLE_KEY=SECRET)
     assert result.returncode == 2, result.stdout + result.stderr
-    assert "Could not download from Kaggle" in result.stderr
+    assert "Could not reach Kaggle" in result.stderr
     assert SECRET not in result.stdout + result.stderr
 
 

@@ -11,8 +11,11 @@ do; a key never appears in it.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import io
 import json
+import os
 import shutil
 import tempfile
 import zipfile
@@ -27,6 +30,8 @@ DATASET = "paultimothymooney/chest-xray-pneumonia"
 DATASET_URL = f"https://www.kaggle.com/datasets/{DATASET}"
 VERIFIED_MARKER = ".verified.json"
 _PARTIAL_PREFIX = ".partial-"
+#: Free disk space needed to download and extract the archive (about 1.2 GB, twice while extracting).
+NEEDED_BYTES = 2_500_000_000
 
 
 class DataUnavailable(RuntimeError):
@@ -61,13 +66,21 @@ def _status_of(exc: BaseException) -> int | None:
     return None
 
 
+#: Exceptions (by class name, so that ``requests`` and ``urllib3`` need not be imported) that mean
+#: the connection broke in the middle of the archive.
+_CUT_OFF = ("ChunkedEncodingError", "ProtocolError", "IncompleteRead", "ReadTimeoutError")
+
+
 def _explain_failure(exc: BaseException) -> str:
     """One message saying what went wrong and what to do, with any secret blanked."""
     status = _status_of(exc)
+    first = (str(exc).splitlines() or [type(exc).__name__])[0]
+    first = first if len(first) <= 120 else first[:117] + "..."
     if status == 401:
-        text = ("Kaggle rejected the credentials (401 Unauthorized): the token is wrong or was revoked. "
+        text = ("Kaggle rejected the credentials (401 Unauthorized): the token is wrong, expired or was revoked. "
                 "Create a new token at https://www.kaggle.com/settings (API > Create New Token) and replace "
-                "the old one.")
+                "the old one (KAGGLE_API_TOKEN, ~/.kaggle/access_token or ~/.kaggle/kaggle.json; on Colab the "
+                "secret of that name).")
     elif status == 403:
         text = (f"Kaggle refused the download (403 Forbidden). Open {DATASET_URL}, sign in with the account "
                 "of your token and accept the dataset's terms (press Download once in the browser), "
@@ -76,28 +89,59 @@ def _explain_failure(exc: BaseException) -> str:
         text = f"Kaggle does not find the dataset {DATASET} (404): check the name at {DATASET_URL}."
     elif status is not None:
         text = f"Kaggle answered HTTP {status}: try again later."
+    elif type(exc).__name__ in _CUT_OFF or "does not match expected size" in str(exc):
+        text = (f"The download was cut off before it finished ({type(exc).__name__}: {first}). Nothing "
+                "incomplete was kept: run this again when the connection is stable (on Colab, keep the tab open).")
     else:
-        first = (str(exc).splitlines() or [type(exc).__name__])[0]
-        first = first if len(first) <= 120 else first[:117] + "..."
-        text = (f"Could not download from Kaggle ({type(exc).__name__}: {first}). Check the internet "
+        text = (f"Could not reach Kaggle ({type(exc).__name__}: {first}). Check the internet "
                 "connection (on Colab/Kaggle notebooks: internet access turned on), then run this again.")
     return credentials.redact(text + " Without the data, use the demo X-rays (--demo, or find_data(demo=True)).")
 
 
-def _kaggle_api():
-    """Import and authenticate the kaggle package; only called once credentials were found."""
-    try:
-        from kaggle.api.kaggle_api_extended import KaggleApi  # older versions authenticate here
+def check_disk_space(folder, needed: int | None = None) -> None:
+    """Raise :class:`DataUnavailable` unless ``folder`` (or its nearest existing parent) has
+    ``needed`` bytes free (default :data:`NEEDED_BYTES`: the archive, about 1.2 GB, plus as much
+    again while it is extracted)."""
+    needed = NEEDED_BYTES if needed is None else needed
+    folder = Path(folder).resolve()
+    while not folder.exists():
+        folder = folder.parent
+    free = shutil.disk_usage(folder).free
+    if free < needed:
+        raise DataUnavailable(
+            f"Not enough disk space in {folder}: {free / 1e9:.1f} GB free, the download needs about "
+            f"{needed / 1e9:.1f} GB (a 1.2 GB archive, and as much again while extracting). Free some space, "
+            "or download elsewhere: download(dest=...) or CNNCOURSE_CACHE_DIR=/a/bigger/disk.")
 
-        api = KaggleApi()
-        api.authenticate()
+
+def _kaggle_api(found: credentials.CredentialSource):
+    """Import and authenticate the kaggle package; only called once credentials were found.
+
+    ``import kaggle`` authenticates at import and some versions then remove ``KAGGLE_API_TOKEN``
+    from the environment (kaggle-cli#882): the token is put back before the client used here
+    authenticates. The client's own help text on failure is kept off the screen; the
+    :class:`DataUnavailable` message says what to do instead.
+    """
+    token = os.environ.get("KAGGLE_API_TOKEN")
+    try:
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            try:  # importing kaggle.api... runs kaggle/__init__.py, which authenticates
+                from kaggle.api.kaggle_api_extended import KaggleApi
+            finally:
+                if token and not os.environ.get("KAGGLE_API_TOKEN"):
+                    os.environ["KAGGLE_API_TOKEN"] = token
+            api = KaggleApi()
+            api.authenticate()
     except ImportError:
-        raise DataUnavailable("The kaggle package is not installed: pip install kaggle (it is in "
-                              "requirements.txt), then run this again.") from None
-    except (Exception, SystemExit) as exc:  # older versions sys.exit() when credentials are missing
+        raise DataUnavailable("The kaggle package is not installed: pip install 'kaggle>=1.8' (it is a dependency "
+                              "of the course), then run this again.") from None
+    except SystemExit:  # the client exits when it accepts none of the credentials
         raise DataUnavailable(credentials.redact(
-            f"The kaggle package could not authenticate ({type(exc).__name__}: {exc}). "
-            + credentials.HOW_TO_GET_CREDENTIALS)) from None
+            f"Kaggle did not accept the credentials from {found.kind} ({found.where}): the token is wrong, expired "
+            "or was revoked. Create a new token at https://www.kaggle.com/settings (API > Create New Token) and "
+            "replace the old one.")) from None
+    except Exception as exc:
+        raise DataUnavailable(_explain_failure(exc)) from None
     return api
 
 
@@ -128,7 +172,8 @@ def download(dest=None, force: bool = False, quiet: bool = False) -> Path:
         print(f"WARNING: {found.warning}")
     dest.mkdir(parents=True, exist_ok=True)
     _clean_partials(dest)
-    api = _kaggle_api()
+    check_disk_space(dest)
+    api = _kaggle_api(found)
     with tempfile.TemporaryDirectory(prefix=_PARTIAL_PREFIX, dir=dest) as tmp:
         tmp = Path(tmp)
         if not quiet:
@@ -168,14 +213,16 @@ def download(dest=None, force: bool = False, quiet: bool = False) -> Path:
     return data_dir
 
 
-def find_data(data_dir=None, demo: bool | None = None, quiet: bool = False,
+def find_data(data_dir=None, demo: bool | None = False, quiet: bool = False,
               demo_options: dict | None = None) -> tuple[Path, str]:
     """The data folder to use and a label for it: ``(path, "Kaggle chest X-rays")`` or the demo.
 
     ``data_dir``: use this folder (it must hold the Kaggle layout). Otherwise the real dataset is
-    used when it is already downloaded, or downloaded when credentials exist. ``demo``: ``True``
-    always uses the synthetic demo X-rays (generated once into the cache), ``None`` falls back to
-    them when the real data cannot be had (saying why), ``False`` raises :class:`DataUnavailable`.
+    used when it is already downloaded, or downloaded when credentials exist. ``demo``: ``False``
+    (the default) raises :class:`DataUnavailable` with what to do when the real data cannot be
+    had; ``True`` always uses the synthetic demo X-rays (generated once into the cache);
+    ``None`` tries the real data and falls back to the demo, saying why (``--demo`` on the
+    command line). Synthetic data is never used unless asked for.
     ``demo_options`` are passed to :func:`make_demo_xrays` (default: ``defects=True``); each set of
     options is generated once into its own cache folder.
     """

@@ -1,0 +1,165 @@
+"""The online branch of every notebook and the lab, executed against the emulated network.
+
+Run by ``make test-online`` (``CNNCOURSE_TEST_ONLINE=1``; skipped otherwise). Each notebook runs in
+fast mode in a kernel whose environment switches the emulation on (tests/emulated: stand-ins of
+MNIST, CIFAR-10, IMDB, cats vs dogs, ImageNet weight files and the Kaggle service), with its own
+fresh ``KERAS_HOME``, so every download goes through the real ``keras.utils.get_file`` and the
+real ``kaggle`` client. Every download prints "emulated online: stand-in for <url>" in the
+notebook, which labels the run on screen; nothing in ``cnncourse`` knows about the emulation.
+
+A cell "of the online branch" is a cell that used the network during its execution: a download,
+a cached download handed out by ``get_file`` (ImageNet weights in fast mode), or a call to the
+Kaggle service. Their number per notebook is printed and must be more than zero.
+"""
+
+import json
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+EMULATED = ROOT / "tests" / "emulated"
+sys.path.insert(0, str(EMULATED))
+import emulated_network as emu  # noqa: E402
+
+pytestmark = pytest.mark.skipif(os.environ.get("CNNCOURSE_TEST_ONLINE") != "1",
+                                reason="emulated-online run: make test-online (CNNCOURSE_TEST_ONLINE=1)")
+
+#: Files the fast-mode branches use only when cached (fast mode never downloads them itself):
+#: fetched through the emulated network into the notebook's KERAS_HOME before it runs.
+PREFETCH = {
+    "05_transfer_learning": [
+        ("cats_and_dogs_filtered", "https://storage.googleapis.com/mledu-datasets/cats_and_dogs_filtered.zip", True),
+        ("mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_160_no_top.h5",
+         "https://storage.googleapis.com/tensorflow/keras-applications/mobilenet_v2/"
+         "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_160_no_top.h5", False),
+    ],
+    "07_what_cnns_learn": [
+        ("mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224.h5",
+         "https://storage.googleapis.com/tensorflow/keras-applications/mobilenet_v2/"
+         "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224.h5", False),
+    ],
+}
+
+# longest first, so that two workers finish together
+NOTEBOOKS = ["labs/lab3_pneumonia.ipynb", "notebooks/03_mnist_convnet_vs_mlp.ipynb",
+             "notebooks/04_alexnet_vgg.ipynb", "notebooks/05_transfer_learning.ipynb",
+             "notebooks/07_what_cnns_learn.ipynb", "notebooks/06_modern_architectures.ipynb",
+             "notebooks/08_cnn_for_text.ipynb", "notebooks/00_setup_and_tools.ipynb"]
+
+#: What each notebook must print when it took the online branch.
+ONLINE_LINES = {
+    "00_setup_and_tools": "MNIST: full dataset from keras.datasets",
+    "03_mnist_convnet_vs_mlp": "full MNIST",
+    "04_alexnet_vgg": "Training data: CIFAR-10",
+    "05_transfer_learning": "frozen MobileNetV2 + new head",
+    "06_modern_architectures": "MNIST: full dataset from keras.datasets",
+    "07_what_cnns_learn": "Grad-CAM",
+    "08_cnn_for_text": "IMDB movie reviews from keras.datasets",
+    "lab3_pneumonia": "Data: Kaggle chest X-rays",
+}
+
+
+@pytest.fixture(scope="session")
+def emulated(tmp_path_factory):
+    """Environment for kernels (and this process) with the emulated network switched on."""
+    base = tmp_path_factory.mktemp("online")
+    (base / "home").mkdir()
+    env = {
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(EMULATED), str(ROOT), os.environ.get("PYTHONPATH")])),
+        "CNNCOURSE_EMULATED_NETWORK": "1",
+        "CNNCOURSE_EMULATED_KAGGLE": "ok",
+        "CNNCOURSE_FAST": "1",
+        "TF_CPP_MIN_LOG_LEVEL": "3",
+        "HOME": str(base / "home"),
+        "KAGGLE_CONFIG_DIR": str(base / "home" / ".kaggle"),
+        "KAGGLE_API_TOKEN": emu.TOKEN,
+        "CNNCOURSE_CACHE_DIR": str(base / "cnncourse-cache"),
+    }
+    with pytest.MonkeyPatch.context() as mp:
+        for name in ("KAGGLE_USERNAME", "KAGGLE_KEY", "MPLBACKEND"):
+            mp.delenv(name, raising=False)
+        for name, value in env.items():
+            mp.setenv(name, value)
+        emu.install()
+        yield base
+
+
+def _lines(log: Path) -> int:
+    return len(log.read_text().splitlines()) if log.exists() else 0
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: Path(p).stem)
+def test_online_branch_runs(emulated, path, monkeypatch):
+    from nbclient import NotebookClient
+
+    name = Path(path).stem
+    keras_home = emulated / f"keras-{name}"
+    log = emulated / f"network-{name}.log"
+    keras_home.mkdir()  # get_file falls back to /tmp/.keras when the folder is not there (not writable)
+    monkeypatch.setenv("KERAS_HOME", str(keras_home))
+    monkeypatch.setenv("CNNCOURSE_EMULATED_LOG", str(log))
+    import keras
+
+    for fname, origin, extract in PREFETCH.get(name, []):
+        keras.utils.get_file(fname, origin=origin, extract=extract, cache_dir=str(keras_home),
+                             cache_subdir="datasets" if extract else "models")
+    if name == "lab3_pneumonia":
+        emu.cached_kaggle_archive()  # the slowest stand-in, built once (here, not inside the kernel's server)
+    log.unlink(missing_ok=True)  # count only what the notebook itself does
+
+    nb = nbformat.read(ROOT / path, as_version=4)
+    if name == "lab3_pneumonia":  # what a student does in the settings cell to use the real data
+        settings = next(i for i, c in enumerate(nb.cells) if "USE_DEMO_DATA = config.fast_mode()" in c.source)
+        nb.cells.insert(settings + 1, nbformat.v4.new_code_cell("USE_DEMO_DATA = False"))
+    online_cells = []
+    before = {}
+
+    def on_execute(cell, cell_index):
+        before[cell_index] = _lines(log)
+
+    def on_executed(cell, cell_index, execute_reply):
+        if _lines(log) > before[cell_index]:
+            online_cells.append(cell_index)
+
+    client = NotebookClient(nb, timeout=900, kernel_name="python3", on_cell_execute=on_execute,
+                            on_cell_executed=on_executed, resources={"metadata": {"path": str((ROOT / path).parent)}})
+    start = time.perf_counter()
+    client.execute()
+    seconds = time.perf_counter() - start
+    text = "\n".join(out.get("text", "") if isinstance(out.get("text", ""), str) else ""
+                     for cell in nb.cells if cell.cell_type == "code" for out in cell.get("outputs", []))
+    used = sorted({line.split("\t")[3] for line in log.read_text().splitlines()}) if log.exists() else []
+    report = {"notebook": name, "online_cells": len(online_cells), "cells": online_cells,
+              "seconds": round(seconds, 1), "network": used}
+    print(json.dumps(report))
+    (ROOT / "build").mkdir(exist_ok=True)
+    with open(ROOT / "build" / "test-online.jsonl", "a") as f:  # make test-online prints it
+        f.write(json.dumps(report) + "\n")
+    assert online_cells, f"{name}: no cell used the (emulated) network"
+    assert "emulated online: stand-in for" in text, f"{name}: the run is not labelled emulated online on screen"
+    assert ONLINE_LINES[name] in text, f"{name}: did not print {ONLINE_LINES[name]!r}"
+    shutil.rmtree(keras_home, ignore_errors=True)
+
+
+def test_download_cut_off_halfway_says_so_and_keeps_nothing(emulated, monkeypatch, tmp_path):
+    from cnncourse import pneumonia as pn
+
+    emu.cached_kaggle_archive()
+    emu.serve_kaggle("cutoff")
+    import kaggle.api.kaggle_api_extended  # noqa: F401  (the module, not kaggle.api the instance)
+
+    client = sys.modules["kaggle.api.kaggle_api_extended"]
+    monkeypatch.setattr(client.time, "sleep", lambda seconds: None)  # the client's 5 retries, without the waits
+    with pytest.raises(pn.DataUnavailable, match="cut off before it finished") as info:
+        pn.download(tmp_path / "dest", quiet=True)
+    assert emu.TOKEN not in str(info.value)
+    assert not (tmp_path / "dest" / "chest_xray").exists() and not list((tmp_path / "dest").glob(".partial-*"))
+    emu.serve_kaggle("ok")
+    data = pn.download(tmp_path / "dest", quiet=True)  # and the next try works
+    assert pn.verify_dataset(data) and not (data / "chest_xray").exists() and not list(data.rglob("._*"))
