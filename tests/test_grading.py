@@ -186,16 +186,23 @@ def test_course_notebook_follows_the_exercise_format(path):
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
-def test_grading_an_instructor_notebook_runs_exactly_its_own_cells(path):
-    """So 'every instructor notebook scores full marks' follows from nbval passing in make test."""
+def test_grading_an_instructor_notebook_runs_exactly_its_own_cells(path, tmp_path):
+    """The student's kernel runs the instructor's cells except the tests (plus a capture cell per
+    exercise), the reference run the same before each exercise cell, the clean room the test cells."""
     nb = nbformat.read(path, as_version=4)
     course_nb = load_course(path)[path.stem]
     assert course_nb.path == path.relative_to(config.REPO_ROOT).as_posix()  # run from labs/ or notebooks/
-    prepared = grade_module.prepare(grade_module.read_submission(path), course_nb, "MARK")
-    assert [c.source for c in prepared.nb.cells] == [
-        c.source + (f"\nprint('MARK:{_tests_header(c)[0]}')" if _tests_header(c) else "")
-        for c in nb.cells]
+    prepared = grade_module.prepare(grade_module.read_submission(path), course_nb)
+    others = [c.source for c in nb.cells if not _tests_header(c)]
+    assert [c.source for i, c in enumerate(prepared.nb.cells) if i not in prepared.captures] == others
+    assert sorted(prepared.captures.values()) == sorted(e.id for e in course_nb.exercises)
     assert not prepared.missing
+    reference = grade_module.reference_notebook(course_nb, tmp_path)
+    assert [c.source for c in reference.cells if "capture_reference" not in c.source] == [
+        c.source for c in nb.cells if c.cell_type == "code" and not _tests_header(c)]
+    for exercise in course_nb.exercises:
+        assert grade_module.tests_with_marker(exercise, "MARK") == (
+            nb.cells[exercise.tests_index].source + f"\nprint('MARK:{exercise.id}')")
 
 
 def test_exercise_ids_are_unique_across_the_course(tmp_path):
@@ -354,15 +361,15 @@ def test_every_course_notebook_full_marks_and_its_student_version_zero(tmp_path,
 
 def test_an_exercise_cell_whose_first_line_was_changed_is_found_by_its_cell_id(tmp_path, synthetic_course):
     path = variant(tmp_path / "renamed.ipynb", first_line="# my answer", root=GOOD["root"])
-    prepared = grade_module.prepare(grade_module.read_submission(path), synthetic_course["99_synthetic"], "M")
-    assert sorted(prepared.tests.values()) == ["syn-1", "syn-2"] and not prepared.missing
-    syn1 = next(i for i, e in prepared.tests.items() if e == "syn-1")
+    prepared = grade_module.prepare(grade_module.read_submission(path), synthetic_course["99_synthetic"])
+    assert sorted(prepared.captures.values()) == ["syn-1", "syn-2"] and not prepared.missing
+    syn1 = next(i for i, e in prepared.captures.items() if e == "syn-1")
     assert prepared.nb.cells[syn1 - 1].source.startswith("# my answer")
     assert any("found by its cell id" in n for n in prepared.notes)
     nb = nbformat.read(path, as_version=4)
     nb.cells[3].id = "another-id"
     nbformat.write(nb, path)
-    prepared = grade_module.prepare(grade_module.read_submission(path), synthetic_course["99_synthetic"], "M")
+    prepared = grade_module.prepare(grade_module.read_submission(path), synthetic_course["99_synthetic"])
     assert "no cell starting with '# Exercise syn-1'" in prepared.missing["syn-1"]
 
 
@@ -380,6 +387,6 @@ def test_a_colab_download_is_read_and_prepared(tmp_path, synthetic_course):
     path.write_text(json.dumps(data))
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        prepared = grade_module.prepare(grade_module.read_submission(path), synthetic_course["99_synthetic"], "M")
+        prepared = grade_module.prepare(grade_module.read_submission(path), synthetic_course["99_synthetic"])
         nbformat.validate(nbformat.reads(nbformat.writes(prepared.nb), as_version=4))
-    assert sorted(prepared.tests.values()) == ["syn-1", "syn-2"] and not prepared.missing
+    assert sorted(prepared.captures.values()) == ["syn-1", "syn-2"] and not prepared.missing
