@@ -1,18 +1,22 @@
-"""Grade submitted notebooks: re-insert the instructor's tests, execute, score, write CSV and feedback.
+"""Grade submitted notebooks: run each in its own kernel, judge its values in a clean room, score.
 
 For each submission (an .ipynb from Jupyter or downloaded from Colab):
 
 1. read it; a file that is not a notebook still gets its row, with the reason;
 2. tell which course notebook it is (exercise ids, then the notebook's metadata, then the file name);
-3. drop every cell that looks like a test cell and insert the instructor's complete test cell
-   (visible and hidden tests) after the student's ``# Exercise <id>`` cell — the student's own
-   test cells are never trusted; each inserted cell ends by printing a random per-run marker;
+3. drop every cell that looks like a test cell (the student's own test cells are never trusted) and
+   insert, after the student's ``# Exercise <id>`` cell, a cell that hands the values the tests read
+   over as plain data (:mod:`cnncourse.grading.plain`);
 4. execute it with nbclient in a fresh process (``python -m cnncourse.grading.worker``) and a
-   fresh temporary working directory, errors allowed, with a per-cell and a total time limit;
+   fresh temporary working directory, errors allowed, with a per-cell and a total time limit; after
+   each exercise the instructor's complete test cell (visible and hidden tests, ending by printing a
+   random per-run marker) runs in the clean room, a second fresh kernel that holds the instructor's
+   context from the reference run (:mod:`cnncourse.grading.cleanroom`);
 5. an exercise scores its points when its test cell ran to its end (marker printed) without error.
 
-Submissions are graded in parallel (``-j``), with a progress bar; one that is invalid, raises,
-hangs, kills its kernel or deletes its files gets its row and never stops the others.
+Before the submissions, each course notebook concerned runs once as the instructor wrote it (the
+reference run). Submissions are graded in parallel (``-j``), with a progress bar; one that is
+invalid, raises, hangs, kills its kernel or deletes its files gets its row and never stops the others.
 """
 
 from __future__ import annotations
