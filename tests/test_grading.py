@@ -1,7 +1,8 @@
 """Exercises, student versions and grading.
 
-The mechanics are tested on small synthetic notebooks (a kernel start each, no TensorFlow) and
-on notebook 00 (instructor and student version graded for real). For the other course notebooks
+The mechanics are tested on small synthetic notebooks (a kernel start each, no TensorFlow);
+notebook 00 (instructor, student and tampering versions) is graded for real in
+test_grading_cleanroom.py. For the other course notebooks
 the tests are static and cheap: the format is valid, the student versions leak nothing, and the
 grader re-inserts exactly the instructor's cells, so grading an instructor notebook executes what
 nbval executes in `make test`. Grading every real notebook for real takes minutes; it runs with
@@ -325,21 +326,6 @@ def _alive(pid):
             return f.read().split()[2] != "Z"
     except OSError:
         return False
-
-
-@pytest.mark.slow
-def test_notebook_00_instructor_full_marks_student_zero(tmp_path, monkeypatch):
-    """The real thing on the real notebook 00, both versions graded in parallel (about 25 s)."""
-    path = config.REPO_ROOT / "notebooks" / "00_setup_and_tools.ipynb"
-    course_tests = load_course(path)
-    student = tmp_path / "00_setup_and_tools.ipynb"
-    nbformat.write(make_student_version(nbformat.read(path, as_version=4), path.stem), student)
-    monkeypatch.setenv("CNNCOURSE_FAST", "1")
-    grades = grade_submissions([path, student], course_tests, GradeSettings(cell_timeout=300, total_timeout=600),
-                               jobs=2, progress=False)
-    assert [(g.total, g.max_total) for g in grades] == [(2, 2), (0, 2)], [g.notes for g in grades]
-    assert all(e.reason == "passed" for e in grades[0].exercises)
-    assert all("NotImplementedError" in e.exercise_cell_error for e in grades[1].exercises)
 
 
 @pytest.mark.skipif(os.environ.get("CNNCOURSE_GRADE_ALL") != "1",
