@@ -231,11 +231,12 @@ class Job:
         return kernel.dead
 
 
-def _kernel_env(folder: Path) -> dict:
-    """The kernel's environment: temporary files go to its own folder."""
+def _kernel_env(folder: Path, accelerators: bool = True) -> dict:
+    """The kernel's environment: temporary files go to its own folder. The clean room judges on the
+    CPU, so that it never competes with the student's kernel for a GPU's memory."""
     tmp = folder / "tmp"
     tmp.mkdir(parents=True, exist_ok=True)
-    return {**os.environ, "TMPDIR": str(tmp)}
+    return {**os.environ, "TMPDIR": str(tmp), **({} if accelerators else {"CUDA_VISIBLE_DEVICES": "-1"})}
 
 
 # ----------------------------------------------------------------------------- reference run
@@ -370,7 +371,7 @@ async def run_submission(job: Job) -> None:
     student = job.kernel(job.spec["cwd"], job.nb)
     channel = Channel(student, len(job.nb.cells) - 1, min(job.cell_timeout, float(job.spec["call_limit"])))
     (scratch / "room").mkdir(parents=True, exist_ok=True)
-    async with room.client.async_setup_kernel(env=_kernel_env(scratch / "room")):
+    async with room.client.async_setup_kernel(env=_kernel_env(scratch / "room", accelerators=False)):
         await _start_room(job, room)
         async with student.client.async_setup_kernel(env=_kernel_env(Path(job.spec["cwd"]).parent)):
             job.result.kernel_pgids = [k.pgid for k in (room, student) if k.pgid]
