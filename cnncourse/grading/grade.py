@@ -605,8 +605,11 @@ def feedback_text(grade: Grade) -> str:
                 result += f" (your exercise cell raised {e.exercise_cell_error.replace('|', '/')})"
             lines.append(f"| {e.title or e.id} | {format_points(e.points)} / {format_points(e.max_points)} | {result} |")
         lines.append("")
-        lines.append("Each exercise scores its points when its test cell (the tests you saw plus hidden "
-                     "tests) runs without error after your notebook has run from the top in a fresh kernel.")
+        lines.append("Your notebook ran from the top in a fresh kernel. Right after each exercise cell, the "
+                     "values its tests read (numbers, strings, lists, dicts, NumPy arrays, Keras models, "
+                     "datasets; your functions are called in your kernel) were handed to a separate clean "
+                     "kernel, where the test cell (the tests you saw plus hidden tests) ran; the exercise "
+                     "scores its points when that test cell runs without error.")
     else:
         lines += ["This submission could not be graded; score 0.", ""]
     if grade.notes:

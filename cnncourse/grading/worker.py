@@ -331,14 +331,21 @@ def _read_tampering(job: Job, exercise: str) -> None:
             job.result.tampering.append(item[:500])
 
 
-async def _start_room(job: Job, room: Kernel) -> None:
-    """The clean room imports its modules before the student's kernel runs any code."""
+async def _warm_up(job: Job, room: Kernel) -> None:
+    """The clean room imports its modules (it must be done before the student's code runs)."""
     import nbformat
 
-    room.hide_connection_file()
     record = await room.run(nbformat.v4.new_code_cell(f"{MODULE}.warm_up({job.spec['imports']!r})"), 0, 300)
     if record.status != "ok":
         raise RuntimeError(f"the clean room did not start ({record.ename}: {record.evalue})")
+
+
+async def _start_student(job: Job, student: Kernel, index: int) -> None:
+    import nbformat
+
+    start = nbformat.v4.new_code_cell(f"{MODULE}.start({job.spec['exchange']!r}, {job.spec['allowed']!r})")
+    if (await student.run(start, index, 120, store_history=False)).status != "ok":
+        raise RuntimeError("the student's kernel did not start")
 
 
 async def _run_student(job: Job, student: Kernel, room: Kernel, channel: Channel) -> None:
@@ -372,13 +379,13 @@ async def run_submission(job: Job) -> None:
     channel = Channel(student, len(job.nb.cells) - 1, min(job.cell_timeout, float(job.spec["call_limit"])))
     (scratch / "room").mkdir(parents=True, exist_ok=True)
     async with room.client.async_setup_kernel(env=_kernel_env(scratch / "room", accelerators=False)):
-        await _start_room(job, room)
+        room.hide_connection_file()
+        warm_up = asyncio.ensure_future(_warm_up(job, room))  # while the student's kernel starts
         async with student.client.async_setup_kernel(env=_kernel_env(Path(job.spec["cwd"]).parent)):
             job.result.kernel_pgids = [k.pgid for k in (room, student) if k.pgid]
             job.save()
-            start = nbformat.v4.new_code_cell(f"{MODULE}.start({job.spec['exchange']!r}, {job.spec['allowed']!r})")
-            if (await student.run(start, channel.index, 120, store_history=False)).status != "ok":
-                raise RuntimeError("the student's kernel did not start")
+            await _start_student(job, student, channel.index)
+            await warm_up
             server = await asyncio.start_unix_server(channel.handle, path=job.spec["socket"])
             try:
                 await _run_student(job, student, room, channel)
