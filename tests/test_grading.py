@@ -32,7 +32,7 @@ from cnncourse.grading import (
     untested_exercises,
 )
 from cnncourse.grading import grade as grade_module
-from cnncourse.grading.exercises import student_source
+from cnncourse.grading.exercises import solution_id, student_source
 from cnncourse.grading.exercises import tests_header as _tests_header
 
 NOTEBOOKS = course.course_notebooks()
@@ -195,9 +195,15 @@ def test_grading_an_instructor_notebook_runs_exactly_its_own_cells(path, tmp_pat
     assert course_nb.path == path.relative_to(config.REPO_ROOT).as_posix()  # run from labs/ or notebooks/
     prepared = grade_module.prepare(grade_module.read_submission(path), course_nb)
     others = [c.source for c in nb.cells if not _tests_header(c)]
-    assert [c.source for i, c in enumerate(prepared.nb.cells) if i not in prepared.captures] == others
+    added = {*prepared.captures, prepared.snapshot}
+    assert [c.source for i, c in enumerate(prepared.nb.cells) if i not in added] == others
     assert sorted(prepared.captures.values()) == sorted(e.id for e in course_nb.exercises)
     assert not prepared.missing
+    # the context snapshot sits right before the first exercise cell, and the unfilled student
+    # version gets the same one: an unchanged notebook is judged on the context of its own run
+    assert solution_id(prepared.nb.cells[prepared.snapshot + 1]) is not None
+    student = make_student_version(nb, path.stem)
+    assert grade_module.prepare(student, course_nb).own_context == prepared.own_context != set()
     reference = grade_module.reference_notebook(course_nb, tmp_path)
     assert [c.source for c in reference.cells if "capture_reference" not in c.source] == [
         c.source for c in nb.cells if c.cell_type == "code" and not _tests_header(c)]

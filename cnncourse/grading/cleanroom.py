@@ -9,9 +9,12 @@ Three kernels take part in grading one submission (see docs/instructors.md, "Tru
   :func:`tampering` later compares: builtins, NumPy's functions, IPython's hooks, and (with an
   audit hook) files written outside the kernel's folders. All of this runs in a kernel the
   student controls: it can be made to lie, which only changes the student's own values;
-- the **reference run** executes the instructor notebook once per grading run, before any
-  submission, and :func:`capture_reference` pickles the instructor's context each test cell reads
-  (data, models, helpers), with its SHA-256 computed before the file is written;
+- the **context**: in the student's kernel, just before the first cell the student wrote or
+  changed, only the instructor's code has run; there :func:`capture_reference` pickles the
+  instructor's context the test cells read (data, trained models, helpers), its SHA-256 computed
+  before the file is written and read by the grader from the cell's output. Exercises whose context
+  is (re)computed after that point get it from the **reference run** instead: the instructor
+  notebook, run once per grading run before any submission;
 - the **clean room** is a fresh kernel that imports its modules (:func:`warm_up`) before any
   student code runs, then, per exercise, :func:`judge` loads the reference context (checking the
   SHA-256), reads the student's plain values and turns their functions into proxies that call
@@ -159,8 +162,12 @@ def serve_call(call_dir: str) -> None:
 
 # ----------------------------------------------------------------------------- the reference run
 
-def capture_reference(exercise: str, names: list[str], folder: str) -> None:
-    """Pickle the instructor's context for one test cell; print its file and SHA-256."""
+def capture_reference(exercise: str, names: list[str], folder: str | None = None) -> None:
+    """Pickle the instructor's context for one test cell; print its file and SHA-256.
+
+    Run where only instructor code has run so far: in the reference run, or in the student's
+    kernel before the first cell the student wrote or changed (then ``folder`` is the exchange).
+    """
     import cloudpickle
 
     namespace = _shell().user_ns
@@ -177,7 +184,8 @@ def capture_reference(exercise: str, names: list[str], folder: str) -> None:
                 del context[name]
         data = cloudpickle.dumps(context)
     digest = hashlib.sha256(data).hexdigest()
-    path = Path(folder) / f"{exercise}.pickle"
+    path = Path(folder if folder is not None else _state["exchange"]) / f"{exercise}.pickle"
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(data)
     print(REFERENCE_LINE + json.dumps({"exercise": exercise, "file": str(path), "sha256": digest,
                                        "failed": failed}))

@@ -159,13 +159,52 @@ class Prepared:
     solutions: dict[int, str]
     missing: dict[str, str]  # exercise id -> why its tests could not be placed
     notes: list[str]
+    snapshot: int | None = None  #: index of the cell that pickles the context before any student code
+    own_context: set[str] = field(default_factory=set)  #: exercises judged with that snapshot's context
 
 
-def _capture_cell(exercise: Exercise, role: str, source: str):
+def _same_code(a: str, b: str) -> bool:
+    return [line.rstrip() for line in a.strip().split("\n")] == [line.rstrip() for line in b.strip().split("\n")]
+
+
+def untouched_prefix(cells: list, course_nb: CourseNotebook) -> tuple[int, set[str]]:
+    """Where to snapshot the context in a submission, and for which exercises that snapshot is complete.
+
+    The snapshot goes before the submission's first exercise cell if every code cell before it is
+    the instructor's, unchanged (only instructor code has run there); else before the first changed
+    or added cell, and then it serves no exercise (their context comes from the reference run).
+    """
+    source = course_nb.instructor_notebook()
+    if source is None:
+        return 0, set()
+    theirs = [c for c in source.cells if c.get("cell_type") == "code" and not tests_header(c)]
+    position = 0
+    for count, cell in enumerate(cells):
+        if cell.get("cell_type") != "code":
+            continue
+        if solution_id(cell) is not None:
+            clean = position < len(theirs) and solution_id(theirs[position]) is not None
+            return count, _complete_at_first_exercise(source, course_nb) if clean else set()
+        if position >= len(theirs) or not _same_code(source_of(cell), source_of(theirs[position])):
+            return count, set()
+        position += 1
+    return len(cells), set()
+
+
+def _complete_at_first_exercise(source, course_nb: CourseNotebook) -> set[str]:
+    """Exercises with no instructor code cell between the first exercise cell and theirs."""
+    exercise_cells = {e.solution_index for e in course_nb.exercises}
+    first = min(exercise_cells)
+    later = [i for i, c in enumerate(source.cells) if i > first and c.get("cell_type") == "code"
+             and i not in exercise_cells and not tests_header(c)]
+    return {e.id for e in course_nb.exercises if not any(i < e.solution_index for i in later)}
+
+
+def _capture_cell(exercise: str, role: str, source: str):
     import nbformat
 
     cell = nbformat.v4.new_code_cell(source)
-    cell.metadata["cnncourse"] = {"role": role, "exercise": exercise.id}
+    cell.metadata["cnncourse"] = {"role": role, "exercise": exercise}
     return cell
 
 
@@ -198,16 +237,24 @@ def prepare(nb, course_nb: CourseNotebook) -> Prepared:
             continue
         insert_after.setdefault(index, []).append(exercise)
     new_cells, captures, solutions = [], {}, {}
+    prefix, own_context = untouched_prefix(cells, course_nb)
+    names = sorted({n for e in course_nb.exercises if e.id in own_context for n in e.context})
     for index, cell in enumerate(cells):
+        if index == prefix and names:
+            snapshot = len(new_cells)
+            new_cells.append(_capture_cell("", "context",
+                                           f"{MODULE}.capture_reference('context', {names!r})"))
         new_cells.append(cell)
         for exercise in insert_after.get(index, []):
             solutions[len(new_cells) - 1] = exercise.id
             captures[len(new_cells)] = exercise.id
-            new_cells.append(_capture_cell(exercise, "capture",
+            new_cells.append(_capture_cell(exercise.id, "capture",
                                            f"{MODULE}.capture({exercise.id!r}, {exercise.values!r})"))
     graded = nbformat.v4.new_notebook(cells=new_cells, metadata=nb.metadata)
     graded.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    return Prepared(graded, captures, solutions, missing, notes)
+    if not names:
+        return Prepared(graded, captures, solutions, missing, notes)
+    return Prepared(graded, captures, solutions, missing, notes, snapshot, own_context)
 
 
 def tests_with_marker(exercise: Exercise, marker: str) -> str:
@@ -226,8 +273,10 @@ class Reference:
     notes: list[str] = field(default_factory=list)
 
 
-def needs_reference(course_nb: CourseNotebook) -> bool:
-    return any(e.context for e in course_nb.exercises)
+def needs_reference(course_nb: CourseNotebook, prepared: Prepared | None = None) -> bool:
+    """Whether some exercise's context must come from a reference run (all of them, without ``prepared``)."""
+    covered = prepared.own_context if prepared is not None and prepared.snapshot is not None else set()
+    return any(e.context and e.id not in covered for e in course_nb.exercises)
 
 
 def reference_notebook(course_nb: CourseNotebook, folder: Path):
@@ -246,7 +295,7 @@ def reference_notebook(course_nb: CourseNotebook, folder: Path):
             continue
         exercise = by_solution.get(index)
         if exercise is not None and exercise.context:
-            cells.append(_capture_cell(exercise, "reference", f"{MODULE}.capture_reference("
+            cells.append(_capture_cell(exercise.id, "reference", f"{MODULE}.capture_reference("
                                        f"{exercise.id!r}, {exercise.context!r}, {str(folder)!r})"))
         cells.append(nbformat.v4.new_code_cell(source_of(cell)))
     nb = nbformat.v4.new_notebook(cells=cells, metadata=source.metadata)
@@ -423,15 +472,17 @@ def execute(prepared: Prepared, course_nb: CourseNotebook, marker: str, settings
     """Run the student's kernel and the clean room on a prepared submission; returns the worker's result."""
     judging = {}
     for exercise in course_nb.exercises:
-        entry = reference.exercises.get(exercise.id, {})
+        own = exercise.id in prepared.own_context
+        entry = {} if own or not exercise.context else reference.exercises.get(exercise.id, {})
         judging[exercise.id] = {"tests": tests_with_marker(exercise, marker), "names": exercise.values,
-                                "context": entry.get("file") if exercise.context else None,
+                                "context": "snapshot" if own and exercise.context else entry.get("file"),
                                 "sha256": entry.get("sha256")}
     nb = course_nb.instructor_notebook()
     sources = [source_of(c) for c in nb.cells if c.get("cell_type") == "code"] if nb is not None else []
     imports = imported_modules([*sources, *(e.tests_source for e in course_nb.exercises)])
     job = {"mode": "submission", "marker": marker, "judging": judging, "imports": ["numpy", *imports],
-           "captures": {str(k): v for k, v in prepared.captures.items()}, "call_limit": CALL_LIMIT_S}
+           "captures": {str(k): v for k, v in prepared.captures.items()}, "call_limit": CALL_LIMIT_S,
+           "snapshot": prepared.snapshot}
     return _run_worker(job, prepared.nb, course_nb, settings, name)
 
 
@@ -552,7 +603,7 @@ def grade_submission(path: Path, course: dict[str, CourseNotebook], settings: Gr
                                   "notebook, and neither its metadata nor its file name names one"])
     marker = f"cnncourse-grader-{secrets.token_hex(12)}"
     prepared = prepare(nb, course_nb)
-    own = needs_reference(course_nb) and (references is None or course_nb.name not in references)
+    own = needs_reference(course_nb, prepared) and (references is None or course_nb.name not in references)
     folder = Path(tempfile.mkdtemp(prefix="cnncourse-grade-reference-")) if own else None
     try:
         reference = build_reference(course_nb, settings, folder) if own else (references or {}).get(
@@ -656,7 +707,7 @@ def _needed_notebooks(paths: list[Path], course: dict[str, CourseNotebook]) -> l
             course_nb = identify(read_submission(path), Path(path).name, course)
         except ValueError:
             continue
-        if course_nb is not None and needs_reference(course_nb):
+        if course_nb is not None and needs_reference(course_nb, prepare(read_submission(path), course_nb)):
             needed[course_nb.name] = course_nb
     return list(needed.values())
 

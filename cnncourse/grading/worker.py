@@ -241,10 +241,20 @@ def _kernel_env(folder: Path, accelerators: bool = True) -> dict:
 
 # ----------------------------------------------------------------------------- reference run
 
-async def run_reference(job: Job) -> None:
-    """Run the instructor notebook; its reference-capture cells report the context pickles."""
+def _read_references(job: Job, record: CellRecord) -> None:
+    """Context pickles and their SHA-256, as printed by a cell that ran only instructor code."""
     from cnncourse.grading.cleanroom import REFERENCE_LINE
 
+    for line in record.stdout.splitlines():
+        if line.startswith(REFERENCE_LINE):
+            entry = json.loads(line[len(REFERENCE_LINE):])
+            job.result.references[entry["exercise"]] = entry
+    if record.ename:
+        job.result.notes.append(f"the instructor's context could not be saved ({record.ename}: {record.evalue})")
+
+
+async def run_reference(job: Job) -> None:
+    """Run the instructor notebook; its reference-capture cells report the context pickles."""
     kernel = job.kernel(job.spec["cwd"], job.nb)
     async with kernel.client.async_setup_kernel(env=_kernel_env(Path(job.spec["scratch"]))):
         kernel.hide_connection_file()
@@ -255,10 +265,7 @@ async def run_reference(job: Job) -> None:
             if seconds is None:
                 break
             record = await kernel.run(cell, index, seconds)
-            for line in record.stdout.splitlines():
-                if line.startswith(REFERENCE_LINE):
-                    entry = json.loads(line[len(REFERENCE_LINE):])
-                    job.result.references[entry["exercise"]] = entry
+            _read_references(job, record)
             if job.stopped(kernel, index, record):
                 break
             job.save()
@@ -304,6 +311,9 @@ async def judge(job: Job, room: Kernel, channel: Channel, exercise: str) -> Test
     spec = {**job.spec["judging"][exercise], "values": str(Path(job.spec["exchange"]) / "values" / exercise),
             "calls": str(Path(job.spec["exchange"]) / "calls" / exercise), "channel": job.spec["socket"],
             "call_limit": channel.call_limit}
+    if spec["context"] == "snapshot":
+        snapshot = job.result.references.get("context", {})
+        spec["context"], spec["sha256"] = snapshot.get("file"), snapshot.get("sha256")
     source = spec.pop("tests")
     setup = await room.run(nbformat.v4.new_code_cell(f"{MODULE}.judge(globals(), {spec!r})"), 0, job.cell_timeout * 2)
     if setup.status != "ok":
@@ -357,6 +367,8 @@ async def _run_student(job: Job, student: Kernel, room: Kernel, channel: Channel
         if seconds is None:
             break
         record = await student.run(cell, index, seconds)
+        if index == job.spec.get("snapshot"):  # ran before any student code: its output is the grader's
+            _read_references(job, record)
         if job.stopped(student, index, record):
             break
         if index in captures:
