@@ -2,7 +2,8 @@
 
 The codec and the clean room's checks are tested directly (no kernel); the whole path is tested
 on notebook 00 with submissions that try to fake their points by tampering with the kernel
-(about 1-2 minutes: one reference run and five submissions, two at a time).
+(about 1-2 minutes: five submissions two at a time, and one reference run for the submission that
+added a cell of its own before the exercises).
 """
 
 import hashlib
@@ -193,6 +194,8 @@ def test_notebook_00_cannot_be_faked(tmp_path, monkeypatch):
                 cell.source = "# Exercise ex00-1\n" + first
             elif cell.source.startswith("# Exercise ex00-2"):
                 cell.source = "# Exercise ex00-2\n" + second
+        if name == "hooks":  # a cell of its own before the exercises: judged on the reference run's context
+            nb.cells.insert(3, nbformat.v4.new_code_cell("print('a cell of my own')"))
         paths.append(tmp_path / f"{name}.ipynb")
         nbformat.write(nb, paths[-1])
     monkeypatch.setenv("CNNCOURSE_FAST", "1")
