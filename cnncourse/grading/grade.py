@@ -402,8 +402,7 @@ def _allowed_writes(work_dir: Path, exchange: Path, env: dict) -> list[str]:
 
     home = Path.home()
     cache = env.get("CNNCOURSE_CACHE_DIR") or str(config.cache_dir())
-    tools = [home / ".keras", home / ".cache", home / ".ipython", home / ".config", home / ".nv",
-             home / ".local" / "share" / "jupyter"]
+    tools = [home / ".keras", home / ".cache", home / ".config", home / ".nv", home / ".local" / "share" / "jupyter"]
     return [str(p) for p in (work_dir, exchange, Path(cache), config.data_dir(), *tools, Path("/dev"), Path("/proc"))]
 
 

@@ -232,11 +232,13 @@ class Job:
 
 
 def _kernel_env(folder: Path, accelerators: bool = True) -> dict:
-    """The kernel's environment: temporary files go to its own folder. The clean room judges on the
-    CPU, so that it never competes with the student's kernel for a GPU's memory."""
+    """The kernel's environment: temporary files and IPython's profile (no startup files a previous
+    submission could have left in ~/.ipython) in its own folder. The clean room judges on the CPU,
+    so that it never competes with the student's kernel for a GPU's memory."""
     tmp = folder / "tmp"
     tmp.mkdir(parents=True, exist_ok=True)
-    return {**os.environ, "TMPDIR": str(tmp), **({} if accelerators else {"CUDA_VISIBLE_DEVICES": "-1"})}
+    return {**os.environ, "TMPDIR": str(tmp), "IPYTHONDIR": str(folder / "ipython"),
+            **({} if accelerators else {"CUDA_VISIBLE_DEVICES": "-1"})}
 
 
 # ----------------------------------------------------------------------------- reference run
