@@ -180,8 +180,12 @@ def capture_reference(exercise: str, names: list[str], folder: str | None = None
             try:
                 cloudpickle.dumps(context[name])
             except Exception as exc:
-                failed[name] = f"{type(exc).__name__}: {exc}"[:300]
-                del context[name]
+                try:  # a model sharing its layers with sub-models: its clone pickles
+                    context[name] = plain.model_clone(context[name])
+                    cloudpickle.dumps(context[name])
+                except Exception:
+                    failed[name] = f"{type(exc).__name__}: {exc}"[:300]
+                    del context[name]
         data = cloudpickle.dumps(context)
     digest = hashlib.sha256(data).hexdigest()
     path = Path(folder if folder is not None else _state["exchange"]) / f"{exercise}.pickle"

@@ -59,6 +59,17 @@ def _is_keras_model(value) -> bool:
     return keras is not None and isinstance(value, keras.Model)
 
 
+def model_clone(model):
+    """The same network rebuilt with fresh layers and the same weights: a model whose layers also
+    belong to other models (sub-models made with ``keras.Model(model.input, layer.output)``) cannot
+    always be saved itself ("could not find node key"), its clone can."""
+    import keras
+
+    clone = keras.models.clone_model(model)
+    clone.set_weights(model.get_weights())
+    return clone
+
+
 def _is_dataset(value) -> bool:
     tf = _loaded("tensorflow")
     return tf is not None and isinstance(value, tf.data.Dataset)
@@ -104,7 +115,10 @@ class Writer:
                                        for k, v in dict.items(value)]}
         if _is_keras_model(value):
             name = self._file("keras")
-            value.save(self.folder / name)
+            try:
+                value.save(self.folder / name)
+            except RuntimeError:
+                model_clone(value).save(self.folder / name)
             return {"t": "keras", "file": name}
         if _is_dataset(value):
             name = self._file("dataset")

@@ -251,6 +251,8 @@ def _read_references(job: Job, record: CellRecord) -> None:
         if line.startswith(REFERENCE_LINE):
             entry = json.loads(line[len(REFERENCE_LINE):])
             job.result.references[entry["exercise"]] = entry
+            for name, why in entry.get("failed", {}).items():
+                job.result.notes.append(f"the instructor's context lacks {name!r}: it cannot be pickled ({why})")
     if record.ename:
         job.result.notes.append(f"the instructor's context could not be saved ({record.ename}: {record.evalue})")
 
