@@ -312,7 +312,7 @@ def build_reference(course_nb: CourseNotebook, settings: GradeSettings, folder: 
     try:
         nb = reference_notebook(course_nb, reference.folder)
         result = _run_worker({"mode": "reference"}, nb, course_nb, settings, f"reference_{course_nb.name}")
-    except (OSError, FileNotFoundError, RuntimeError) as exc:
+    except (OSError, RuntimeError) as exc:
         result = {"notes": [f"could not run it ({type(exc).__name__}: {exc})"]}
     reference.exercises = {k: v for k, v in result.get("references", {}).items() if isinstance(v, dict)}
     errors = [f"cell {i}: {c.get('ename')}" for i, c in result.get("cells", {}).items() if c.get("ename")]
