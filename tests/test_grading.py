@@ -1,7 +1,8 @@
 """Exercises, student versions and grading.
 
-The mechanics are tested on small synthetic notebooks (a kernel start each, no TensorFlow) and
-on notebook 00 (instructor and student version graded for real). For the other course notebooks
+The mechanics are tested on small synthetic notebooks (a kernel start each, no TensorFlow);
+notebook 00 (instructor, student and tampering versions) is graded for real in
+test_grading_cleanroom.py. For the other course notebooks
 the tests are static and cheap: the format is valid, the student versions leak nothing, and the
 grader re-inserts exactly the instructor's cells, so grading an instructor notebook executes what
 nbval executes in `make test`. Grading every real notebook for real takes minutes; it runs with
@@ -31,7 +32,7 @@ from cnncourse.grading import (
     untested_exercises,
 )
 from cnncourse.grading import grade as grade_module
-from cnncourse.grading.exercises import student_source
+from cnncourse.grading.exercises import solution_id, student_source
 from cnncourse.grading.exercises import tests_header as _tests_header
 
 NOTEBOOKS = course.course_notebooks()
@@ -186,16 +187,29 @@ def test_course_notebook_follows_the_exercise_format(path):
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
-def test_grading_an_instructor_notebook_runs_exactly_its_own_cells(path):
-    """So 'every instructor notebook scores full marks' follows from nbval passing in make test."""
+def test_grading_an_instructor_notebook_runs_exactly_its_own_cells(path, tmp_path):
+    """The student's kernel runs the instructor's cells except the tests (plus a capture cell per
+    exercise), the reference run the same before each exercise cell, the clean room the test cells."""
     nb = nbformat.read(path, as_version=4)
     course_nb = load_course(path)[path.stem]
     assert course_nb.path == path.relative_to(config.REPO_ROOT).as_posix()  # run from labs/ or notebooks/
-    prepared = grade_module.prepare(grade_module.read_submission(path), course_nb, "MARK")
-    assert [c.source for c in prepared.nb.cells] == [
-        c.source + (f"\nprint('MARK:{_tests_header(c)[0]}')" if _tests_header(c) else "")
-        for c in nb.cells]
+    prepared = grade_module.prepare(grade_module.read_submission(path), course_nb)
+    others = [c.source for c in nb.cells if not _tests_header(c)]
+    added = {*prepared.captures, prepared.snapshot}
+    assert [c.source for i, c in enumerate(prepared.nb.cells) if i not in added] == others
+    assert sorted(prepared.captures.values()) == sorted(e.id for e in course_nb.exercises)
     assert not prepared.missing
+    # the context snapshot sits right before the first exercise cell, and the unfilled student
+    # version gets the same one: an unchanged notebook is judged on the context of its own run
+    assert solution_id(prepared.nb.cells[prepared.snapshot + 1]) is not None
+    student = make_student_version(nb, path.stem)
+    assert grade_module.prepare(student, course_nb).own_context == prepared.own_context != set()
+    reference = grade_module.reference_notebook(course_nb, tmp_path)
+    assert [c.source for c in reference.cells if "capture_reference" not in c.source] == [
+        c.source for c in nb.cells if c.cell_type == "code" and not _tests_header(c)]
+    for exercise in course_nb.exercises:
+        assert grade_module.tests_with_marker(exercise, "MARK") == (
+            nb.cells[exercise.tests_index].source + f"\nprint('MARK:{exercise.id}')")
 
 
 def test_exercise_ids_are_unique_across_the_course(tmp_path):
@@ -320,21 +334,6 @@ def _alive(pid):
         return False
 
 
-@pytest.mark.slow
-def test_notebook_00_instructor_full_marks_student_zero(tmp_path, monkeypatch):
-    """The real thing on the real notebook 00, both versions graded in parallel (about 25 s)."""
-    path = config.REPO_ROOT / "notebooks" / "00_setup_and_tools.ipynb"
-    course_tests = load_course(path)
-    student = tmp_path / "00_setup_and_tools.ipynb"
-    nbformat.write(make_student_version(nbformat.read(path, as_version=4), path.stem), student)
-    monkeypatch.setenv("CNNCOURSE_FAST", "1")
-    grades = grade_submissions([path, student], course_tests, GradeSettings(cell_timeout=300, total_timeout=600),
-                               jobs=2, progress=False)
-    assert [(g.total, g.max_total) for g in grades] == [(2, 2), (0, 2)], [g.notes for g in grades]
-    assert all(e.reason == "passed" for e in grades[0].exercises)
-    assert all("NotImplementedError" in e.exercise_cell_error for e in grades[1].exercises)
-
-
 @pytest.mark.skipif(os.environ.get("CNNCOURSE_GRADE_ALL") != "1",
                     reason="grades every course notebook for real (minutes); set CNNCOURSE_GRADE_ALL=1")
 def test_every_course_notebook_full_marks_and_its_student_version_zero(tmp_path, monkeypatch):
@@ -354,15 +353,15 @@ def test_every_course_notebook_full_marks_and_its_student_version_zero(tmp_path,
 
 def test_an_exercise_cell_whose_first_line_was_changed_is_found_by_its_cell_id(tmp_path, synthetic_course):
     path = variant(tmp_path / "renamed.ipynb", first_line="# my answer", root=GOOD["root"])
-    prepared = grade_module.prepare(grade_module.read_submission(path), synthetic_course["99_synthetic"], "M")
-    assert sorted(prepared.tests.values()) == ["syn-1", "syn-2"] and not prepared.missing
-    syn1 = next(i for i, e in prepared.tests.items() if e == "syn-1")
+    prepared = grade_module.prepare(grade_module.read_submission(path), synthetic_course["99_synthetic"])
+    assert sorted(prepared.captures.values()) == ["syn-1", "syn-2"] and not prepared.missing
+    syn1 = next(i for i, e in prepared.captures.items() if e == "syn-1")
     assert prepared.nb.cells[syn1 - 1].source.startswith("# my answer")
     assert any("found by its cell id" in n for n in prepared.notes)
     nb = nbformat.read(path, as_version=4)
     nb.cells[3].id = "another-id"
     nbformat.write(nb, path)
-    prepared = grade_module.prepare(grade_module.read_submission(path), synthetic_course["99_synthetic"], "M")
+    prepared = grade_module.prepare(grade_module.read_submission(path), synthetic_course["99_synthetic"])
     assert "no cell starting with '# Exercise syn-1'" in prepared.missing["syn-1"]
 
 
@@ -380,6 +379,6 @@ def test_a_colab_download_is_read_and_prepared(tmp_path, synthetic_course):
     path.write_text(json.dumps(data))
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        prepared = grade_module.prepare(grade_module.read_submission(path), synthetic_course["99_synthetic"], "M")
+        prepared = grade_module.prepare(grade_module.read_submission(path), synthetic_course["99_synthetic"])
         nbformat.validate(nbformat.reads(nbformat.writes(prepared.nb), as_version=4))
-    assert sorted(prepared.tests.values()) == ["syn-1", "syn-2"] and not prepared.missing
+    assert sorted(prepared.captures.values()) == ["syn-1", "syn-2"] and not prepared.missing

@@ -2,7 +2,8 @@
 
 ``python -m cnncourse assign`` writes the bundle (``build/instructor/hidden_tests.json`` next to
 ``build/student/``): for every course notebook its exercises with the complete instructor test
-cells (visible and hidden tests). The grader reads the bundle or, by default, the instructor
+cells (visible and hidden tests), and the instructor notebook itself (the grader's reference run
+rebuilds the tests' context from it). The grader reads the bundle or, by default, the instructor
 notebooks of the checkout, which are the single source of truth.
 """
 
@@ -15,7 +16,7 @@ from pathlib import Path
 
 from cnncourse.grading.exercises import Exercise, find_exercises
 
-BUNDLE_FORMAT = 1
+BUNDLE_FORMAT = 2
 BUNDLE_NAME = "hidden_tests.json"
 
 
@@ -28,10 +29,20 @@ class CourseNotebook:
     exercises: list[Exercise] = field(default_factory=list)
     folder: Path | None = None  #: the instructor notebook's folder (its assets are copied from there)
     sha256: str = ""
+    instructor: dict | None = None  #: the instructor notebook as JSON (from a bundle)
 
     @property
     def max_points(self) -> float:
         return sum(e.points for e in self.exercises)
+
+    def instructor_notebook(self):
+        """The instructor notebook (from the bundle, else from its folder), or None if neither has it."""
+        import nbformat
+
+        if self.instructor is not None:
+            return nbformat.from_dict(self.instructor)
+        path = self.folder / Path(self.path).name if self.folder is not None else None
+        return read_notebook(path) if path is not None and path.exists() else None
 
 
 def read_notebook(path: Path):
@@ -104,11 +115,17 @@ def write_bundle(course: dict[str, CourseNotebook], path: Path) -> Path:
                  "Do not give this file to students. Grade with: python -m cnncourse grade SUBMISSIONS "
                  f"--tests {path.name}",
         "notebooks": {name: {"path": nb.path, "sha256": nb.sha256,
-                             "exercises": [e.to_json() for e in nb.exercises]}
+                             "exercises": [e.to_json() for e in nb.exercises],
+                             "instructor": _notebook_json(nb)}
                       for name, nb in course.items()},
     }
     path.write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     return path
+
+
+def _notebook_json(item: CourseNotebook) -> dict | None:
+    nb = item.instructor_notebook()
+    return json.loads(json.dumps(nb)) if nb is not None else None
 
 
 def read_bundle(path: Path) -> dict[str, CourseNotebook]:
@@ -117,14 +134,14 @@ def read_bundle(path: Path) -> dict[str, CourseNotebook]:
     try:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
         if data.get("format") != BUNDLE_FORMAT:
-            raise ValueError(f"format {data.get('format')!r}, expected {BUNDLE_FORMAT}")
+            raise ValueError(f"format {data.get('format')!r}, expected {BUNDLE_FORMAT}: run assign again")
         course = {}
         for name, item in data["notebooks"].items():
             folder = None
             if config.REPO_ROOT is not None and (config.REPO_ROOT / item["path"]).exists():
                 folder = (config.REPO_ROOT / item["path"]).parent
             course[name] = CourseNotebook(name, item["path"], [Exercise.from_json(e) for e in item["exercises"]],
-                                          folder, item.get("sha256", ""))
+                                          folder, item.get("sha256", ""), item.get("instructor"))
     except (ValueError, KeyError, TypeError) as exc:
         raise ValueError(f"{path} is not a test bundle written by `python -m cnncourse assign` ({exc})") from exc
     return course

@@ -57,16 +57,21 @@ class Exercise:
     tests_source: str  #: the whole instructor test cell: visible and hidden tests
     solution_cell_id: str | None = None
     title: str = ""
+    #: names the tests read that the exercise cell binds: they leave the student's kernel as plain data
+    values: list[str] = field(default_factory=list)
+    #: other names the tests read that the instructor's cells bind: the clean room gets the instructor's
+    context: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict:
         return {"id": self.id, "points": self.points, "notebook": self.notebook, "title": self.title,
                 "solution_index": self.solution_index, "tests_index": self.tests_index,
-                "solution_cell_id": self.solution_cell_id, "tests_source": self.tests_source}
+                "solution_cell_id": self.solution_cell_id, "tests_source": self.tests_source,
+                "values": self.values, "context": self.context}
 
     @classmethod
     def from_json(cls, data: dict) -> Exercise:
         return cls(**{k: data[k] for k in ("id", "points", "notebook", "solution_index", "tests_index",
-                                           "tests_source")},
+                                           "tests_source", "values", "context")},
                    solution_cell_id=data.get("solution_cell_id"), title=data.get("title", ""))
 
 
@@ -228,9 +233,37 @@ def find_exercises(nb, name: str = "notebook") -> list[Exercise]:
         if header:
             ex_id, points = header
             sol_index, sol_cell = solutions[ex_id]
+            values, context = judged_names(nb, sol_index, source_of(cell))
             exercises.append(Exercise(ex_id, points, name, sol_index, index, source_of(cell),
-                                      sol_cell.get("id"), titles.get(ex_id, ex_id)))
+                                      sol_cell.get("id"), titles.get(ex_id, ex_id), values, context))
     return exercises
+
+
+def judged_names(nb, solution_index: int, tests_source: str) -> tuple[list[str], list[str]]:
+    """(values, context) of a test cell: the names it reads that the exercise cell binds (the
+    student's values), and those that other instructor code cells bind (the instructor's context)."""
+    import builtins
+
+    read = names_read(_python_only(tests_source)) - set(dir(builtins))
+    values = read & names_bound(_python_only(source_of(nb.cells[solution_index])))
+    elsewhere = set()
+    for index, cell in enumerate(nb.cells):
+        if cell.get("cell_type") == "code" and index != solution_index and not tests_header(cell):
+            elsewhere |= names_bound(_python_only(source_of(cell)))
+    return sorted(values), sorted((read - values) & elsewhere)
+
+
+def imported_modules(sources: list[str]) -> list[str]:
+    """Modules that code imports (``from a import b`` gives ``a`` and ``a.b``), in first-seen order."""
+    found: dict[str, None] = {}
+    for source in sources:
+        for node in _nodes(_python_only(source)):
+            if isinstance(node, ast.Import):
+                found.update((a.name, None) for a in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                found[node.module] = None
+                found.update((f"{node.module}.{a.name}", None) for a in node.names if a.name != "*")
+    return list(found)
 
 
 def _strip_blocks(source: str, begin: str, end: str, replacement: tuple[str, ...]) -> str:

@@ -1,18 +1,22 @@
-"""Grade submitted notebooks: re-insert the instructor's tests, execute, score, write CSV and feedback.
+"""Grade submitted notebooks: run each in its own kernel, judge its values in a clean room, score.
 
 For each submission (an .ipynb from Jupyter or downloaded from Colab):
 
 1. read it; a file that is not a notebook still gets its row, with the reason;
 2. tell which course notebook it is (exercise ids, then the notebook's metadata, then the file name);
-3. drop every cell that looks like a test cell and insert the instructor's complete test cell
-   (visible and hidden tests) after the student's ``# Exercise <id>`` cell — the student's own
-   test cells are never trusted; each inserted cell ends by printing a random per-run marker;
+3. drop every cell that looks like a test cell (the student's own test cells are never trusted) and
+   insert, after the student's ``# Exercise <id>`` cell, a cell that hands the values the tests read
+   over as plain data (:mod:`cnncourse.grading.plain`);
 4. execute it with nbclient in a fresh process (``python -m cnncourse.grading.worker``) and a
-   fresh temporary working directory, errors allowed, with a per-cell and a total time limit;
+   fresh temporary working directory, errors allowed, with a per-cell and a total time limit; after
+   each exercise the instructor's complete test cell (visible and hidden tests, ending by printing a
+   random per-run marker) runs in the clean room, a second fresh kernel that holds the instructor's
+   context from the reference run (:mod:`cnncourse.grading.cleanroom`);
 5. an exercise scores its points when its test cell ran to its end (marker printed) without error.
 
-Submissions are graded in parallel (``-j``), with a progress bar; one that is invalid, raises,
-hangs, kills its kernel or deletes its files gets its row and never stops the others.
+Before the submissions, each course notebook concerned runs once as the instructor wrote it (the
+reference run). Submissions are graded in parallel (``-j``), with a progress bar; one that is
+invalid, raises, hangs, kills its kernel or deletes its files gets its row and never stops the others.
 """
 
 from __future__ import annotations
@@ -36,17 +40,22 @@ from cnncourse.grading.course_tests import CourseNotebook
 from cnncourse.grading.exercises import (
     BEGIN_HIDDEN,
     END_HIDDEN,
+    Exercise,
     format_points,
+    imported_modules,
     solution_id,
     source_of,
+    tests_header,
 )
-from cnncourse.grading.worker import PROBE_TIMEOUT_S
+from cnncourse.grading.worker import MODULE, PROBE_TIMEOUT_S
 
 #: A student cell whose first line reads like a test header (even edited) is dropped before grading.
 STUDENT_TEST_CELL = re.compile(r"^\s*#\s*tests?\s*:?\s*(for\s+)?exercise\b", re.IGNORECASE)
 #: Extra seconds the grader allows the worker beyond the total limit (kernel start, shutdown).
 WORKER_GRACE_S = 180
 ASSET_LIMIT_BYTES = 200 * 1024 * 1024
+#: Time limit of one call of a student's function from the clean room (capped by --timeout).
+CALL_LIMIT_S = 60
 _SKIP_ASSETS = {".ipynb_checkpoints", "__pycache__"}
 
 
@@ -145,15 +154,62 @@ def identify(nb, filename: str, course: dict[str, CourseNotebook]) -> CourseNote
 
 @dataclass
 class Prepared:
-    nb: object
-    tests: dict[int, str]  # cell index -> exercise id
+    nb: object  #: what the student's kernel runs: the submission with a capture cell after each exercise
+    captures: dict[int, str]  # cell index -> exercise id
     solutions: dict[int, str]
     missing: dict[str, str]  # exercise id -> why its tests could not be placed
     notes: list[str]
+    snapshot: int | None = None  #: index of the cell that pickles the context before any student code
+    own_context: set[str] = field(default_factory=set)  #: exercises judged with that snapshot's context
 
 
-def prepare(nb, course_nb: CourseNotebook, marker: str) -> Prepared:
-    """Drop the student's test cells and insert the instructor's after each exercise cell."""
+def _same_code(a: str, b: str) -> bool:
+    return [line.rstrip() for line in a.strip().split("\n")] == [line.rstrip() for line in b.strip().split("\n")]
+
+
+def untouched_prefix(cells: list, course_nb: CourseNotebook) -> tuple[int, set[str]]:
+    """Where to snapshot the context in a submission, and for which exercises that snapshot is complete.
+
+    The snapshot goes before the submission's first exercise cell if every code cell before it is
+    the instructor's, unchanged (only instructor code has run there); else before the first changed
+    or added cell, and then it serves no exercise (their context comes from the reference run).
+    """
+    source = course_nb.instructor_notebook()
+    if source is None:
+        return 0, set()
+    theirs = [c for c in source.cells if c.get("cell_type") == "code" and not tests_header(c)]
+    position = 0
+    for count, cell in enumerate(cells):
+        if cell.get("cell_type") != "code":
+            continue
+        if solution_id(cell) is not None:
+            clean = position < len(theirs) and solution_id(theirs[position]) is not None
+            return count, _complete_at_first_exercise(source, course_nb) if clean else set()
+        if position >= len(theirs) or not _same_code(source_of(cell), source_of(theirs[position])):
+            return count, set()
+        position += 1
+    return len(cells), set()
+
+
+def _complete_at_first_exercise(source, course_nb: CourseNotebook) -> set[str]:
+    """Exercises with no instructor code cell between the first exercise cell and theirs."""
+    exercise_cells = {e.solution_index for e in course_nb.exercises}
+    first = min(exercise_cells)
+    later = [i for i, c in enumerate(source.cells) if i > first and c.get("cell_type") == "code"
+             and i not in exercise_cells and not tests_header(c)]
+    return {e.id for e in course_nb.exercises if not any(i < e.solution_index for i in later)}
+
+
+def _capture_cell(exercise: str, role: str, source: str):
+    import nbformat
+
+    cell = nbformat.v4.new_code_cell(source)
+    cell.metadata["cnncourse"] = {"role": role, "exercise": exercise}
+    return cell
+
+
+def prepare(nb, course_nb: CourseNotebook) -> Prepared:
+    """Drop the student's test cells; after each exercise cell, a cell that hands its values over."""
     import nbformat
 
     notes, missing = [], {}
@@ -180,19 +236,97 @@ def prepare(nb, course_nb: CourseNotebook, marker: str) -> Prepared:
                                     "in your answer cell)")
             continue
         insert_after.setdefault(index, []).append(exercise)
-    new_cells, tests, solutions = [], {}, {}
+    new_cells, captures, solutions = [], {}, {}
+    prefix, own_context = untouched_prefix(cells, course_nb)
+    names = sorted({n for e in course_nb.exercises if e.id in own_context for n in e.context})
     for index, cell in enumerate(cells):
+        if index == prefix and names:
+            snapshot = len(new_cells)
+            new_cells.append(_capture_cell("", "context",
+                                           f"{MODULE}.capture_reference('context', {names!r})"))
         new_cells.append(cell)
         for exercise in insert_after.get(index, []):
             solutions[len(new_cells) - 1] = exercise.id
-            source = exercise.tests_source.rstrip("\n") + f"\nprint({marker + ':' + exercise.id!r})"
-            test_cell = nbformat.v4.new_code_cell(source)
-            test_cell.metadata["cnncourse"] = {"role": "tests", "exercise": exercise.id}
-            tests[len(new_cells)] = exercise.id
-            new_cells.append(test_cell)
+            captures[len(new_cells)] = exercise.id
+            new_cells.append(_capture_cell(exercise.id, "capture",
+                                           f"{MODULE}.capture({exercise.id!r}, {exercise.values!r})"))
     graded = nbformat.v4.new_notebook(cells=new_cells, metadata=nb.metadata)
     graded.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    return Prepared(graded, tests, solutions, missing, notes)
+    if not names:
+        return Prepared(graded, captures, solutions, missing, notes)
+    return Prepared(graded, captures, solutions, missing, notes, snapshot, own_context)
+
+
+def tests_with_marker(exercise: Exercise, marker: str) -> str:
+    """The instructor's complete test cell, ending by printing the run's marker."""
+    return exercise.tests_source.rstrip("\n") + f"\nprint({marker + ':' + exercise.id!r})"
+
+
+# ----------------------------------------------------------------------------- the reference run
+
+@dataclass
+class Reference:
+    """The instructor's context for each test cell, pickled once per grading run (see cleanroom)."""
+
+    folder: Path | None
+    exercises: dict[str, dict] = field(default_factory=dict)  #: id -> {"file", "sha256", "failed"}
+    notes: list[str] = field(default_factory=list)
+
+
+def needs_reference(course_nb: CourseNotebook, prepared: Prepared | None = None) -> bool:
+    """Whether some exercise's context must come from a reference run (all of them, without ``prepared``)."""
+    covered = prepared.own_context if prepared is not None and prepared.snapshot is not None else set()
+    return any(e.context and e.id not in covered for e in course_nb.exercises)
+
+
+def reference_notebook(course_nb: CourseNotebook, folder: Path):
+    """The instructor notebook without its test cells, each exercise cell preceded by a cell that
+    pickles the context its tests read (before the solution runs, so no answer leaks into it)."""
+    import nbformat
+
+    source = course_nb.instructor_notebook()
+    if source is None:
+        raise FileNotFoundError(f"the instructor notebook {course_nb.path} is not available (grade from a "
+                                "course checkout, or with a bundle written by this version of assign)")
+    by_solution = {e.solution_index: e for e in course_nb.exercises}
+    cells = []
+    for index, cell in enumerate(source.cells):
+        if cell.get("cell_type") != "code" or tests_header(cell):
+            continue
+        exercise = by_solution.get(index)
+        if exercise is not None and exercise.context:
+            cells.append(_capture_cell(exercise.id, "reference", f"{MODULE}.capture_reference("
+                                       f"{exercise.id!r}, {exercise.context!r}, {str(folder)!r})"))
+        cells.append(nbformat.v4.new_code_cell(source_of(cell)))
+    nb = nbformat.v4.new_notebook(cells=cells, metadata=source.metadata)
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    return nb
+
+
+def build_reference(course_nb: CourseNotebook, settings: GradeSettings, folder: Path) -> Reference:
+    """Run the instructor notebook once; keep each context pickle's SHA-256 in memory."""
+    reference = Reference(Path(folder))
+    if not needs_reference(course_nb):
+        return reference
+    reference.folder.mkdir(parents=True, exist_ok=True)
+    try:
+        nb = reference_notebook(course_nb, reference.folder)
+        result = _run_worker({"mode": "reference"}, nb, course_nb, settings, f"reference_{course_nb.name}")
+    except (OSError, RuntimeError) as exc:
+        result = {"notes": [f"could not run it ({type(exc).__name__}: {exc})"]}
+    reference.exercises = {k: v for k, v in result.get("references", {}).items() if isinstance(v, dict)}
+    errors = [f"cell {i}: {c.get('ename')}" for i, c in result.get("cells", {}).items() if c.get("ename")]
+    for exercise in course_nb.exercises:
+        entry = reference.exercises.get(exercise.id)
+        if exercise.context and entry is None:
+            reference.notes.append(f"the instructor's reference run produced no context for {exercise.id}")
+        elif entry and entry.get("failed"):
+            reference.notes.append(f"{exercise.id}: the reference context lacks {', '.join(entry['failed'])} "
+                                   "(cannot be pickled)")
+    if errors or result.get("notes"):
+        reference.notes.append(f"the instructor's reference run of {course_nb.path} had trouble: "
+                               f"{'; '.join([*result.get('notes', []), *errors])[:400]}")
+    return reference
 
 
 # ----------------------------------------------------------------------------- execution
@@ -221,7 +355,7 @@ def _kill_group(pgid) -> None:
         return
     try:
         os.killpg(int(pgid), signal.SIGKILL)
-    except (ProcessLookupError, PermissionError, OSError):
+    except (ProcessLookupError, PermissionError, OSError, ValueError, TypeError):
         pass
 
 
@@ -261,71 +395,109 @@ def _kernel_environment(settings: GradeSettings, cache: Path | None) -> dict:
     return env
 
 
-def execute(prepared: Prepared, course_nb: CourseNotebook, marker: str,
-            settings: GradeSettings, name: str) -> dict:
-    """Run the worker on a prepared notebook; returns its result (partial if it had to be killed)."""
+def _allowed_writes(work_dir: Path, exchange: Path, env: dict) -> list[str]:
+    """Where a submission's kernel may write without a note: its folders, the data caches, tool caches."""
+    from cnncourse import config
+
+    home = Path.home()
+    cache = env.get("CNNCOURSE_CACHE_DIR") or str(config.cache_dir())
+    tools = [home / ".keras", home / ".cache", home / ".config", home / ".nv", home / ".local" / "share" / "jupyter"]
+    return [str(p) for p in (work_dir, exchange, Path(cache), config.data_dir(), *tools, Path("/dev"), Path("/proc"))]
+
+
+def _run_worker(job: dict, nb, course_nb: CourseNotebook, settings: GradeSettings, name: str) -> dict:
+    """Run the worker on a job in fresh temporary folders; its result (partial if it had to be killed)."""
     import nbformat
 
     job_dir = Path(tempfile.mkdtemp(prefix="cnncourse-grade-job-"))
     work_dir = Path(tempfile.mkdtemp(prefix="cnncourse-grade-work-"))
-    folder = Path(course_nb.path).parent.name or "notebooks"
-    cwd = work_dir / folder
+    cwd = work_dir / (Path(course_nb.path).parent.name or "notebooks")
     result_path = job_dir / "result.json"
     try:
         _copy_assets(course_nb.folder, cwd)
-        cache = work_dir / "cache" if settings.isolate_cache else None
-        nbformat.write(prepared.nb, str(job_dir / "prepared.ipynb"))
-        job = {"notebook": str(job_dir / "prepared.ipynb"), "result": str(result_path), "cwd": str(cwd),
-               "tests": prepared.tests, "solutions": prepared.solutions, "marker": marker,
+        env = _kernel_environment(settings, work_dir / "cache" if settings.isolate_cache else None)
+        nbformat.write(nb, str(job_dir / "prepared.ipynb"))
+        job = {**job, "notebook": str(job_dir / "prepared.ipynb"), "result": str(result_path), "cwd": str(cwd),
+               "scratch": str(job_dir), "exchange": str(job_dir / "exchange"), "socket": str(job_dir / "s"),
+               "allowed": _allowed_writes(work_dir, job_dir / "exchange", env),
                "cell_timeout": settings.cell_timeout, "total_timeout": settings.total_timeout,
                "probe_timeout": max(3.0, min(PROBE_TIMEOUT_S, settings.cell_timeout)),
                "iopub_timeout": max(2, min(10, int(settings.cell_timeout)))}
         job_file = job_dir / "job.json"
         job_file.write_text(json.dumps(job), encoding="utf-8")
-        log_path = job_dir / "worker.log"
-        with open(log_path, "wb") as log:
-            proc = subprocess.Popen([sys.executable, "-m", "cnncourse.grading.worker", str(job_file)],
-                                    cwd=work_dir, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                    env=_kernel_environment(settings, cache), start_new_session=True)
-            limit = settings.total_timeout + WORKER_GRACE_S + PROBE_TIMEOUT_S
-            try:
-                proc.wait(timeout=limit)
-                killed = False
-            except subprocess.TimeoutExpired:
-                killed = True
-                _kill_group(proc.pid)
-                proc.wait()
-        result = {}
-        if result_path.exists():
-            try:
-                result = json.loads(result_path.read_text(encoding="utf-8"))
-            except (OSError, ValueError):
-                result = {}
-        if killed:
-            _kill_group(result.get("kernel_pgid"))
-            result.setdefault("notes", []).append(f"the grader stopped this submission after {limit:g} s")
-        elif not result.get("finished"):
-            tail = log_path.read_text(encoding="utf-8", errors="replace").strip().splitlines()[-3:]
-            result.setdefault("notes", []).append(
-                f"the grading process ended early (exit code {proc.returncode}): {' | '.join(tail)[:400]}")
-            _kill_group(result.get("kernel_pgid"))
-        if settings.executed_dir is not None:
-            _save_executed(prepared, result, settings.executed_dir, name)
+        result = _wait_for_worker(job_file, job_dir, work_dir, env, settings)
+        if settings.executed_dir is not None and job.get("mode") != "reference":
+            _save_executed(nb, result, settings.executed_dir, name)
         return result
     finally:
         _remove(job_dir)
         _remove(work_dir)
 
 
-def _save_executed(prepared: Prepared, result: dict, folder: Path, name: str) -> None:
-    """The graded notebook with each cell's status in its metadata (for the instructor's eyes only)."""
+def _wait_for_worker(job_file: Path, job_dir: Path, work_dir: Path, env: dict, settings: GradeSettings) -> dict:
+    log_path = job_dir / "worker.log"
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "cnncourse.grading.worker", str(job_file)],
+                                cwd=work_dir, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                env=env, start_new_session=True)
+        limit = settings.total_timeout + WORKER_GRACE_S + PROBE_TIMEOUT_S
+        try:
+            proc.wait(timeout=limit)
+            killed = False
+        except subprocess.TimeoutExpired:
+            killed = True
+            _kill_group(proc.pid)
+            proc.wait()
+    result = {}
+    try:
+        result = json.loads((job_dir / "result.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        result = {}
+    result = result if isinstance(result, dict) else {}
+    if killed:
+        result.setdefault("notes", []).append(f"the grader stopped this submission after {limit:g} s")
+    elif not result.get("finished"):
+        tail = log_path.read_text(encoding="utf-8", errors="replace").strip().splitlines()[-3:]
+        result.setdefault("notes", []).append(
+            f"the grading process ended early (exit code {proc.returncode}): {' | '.join(tail)[:400]}")
+    for pgid in result.get("kernel_pgids", []) if killed or not result.get("finished") else []:
+        _kill_group(pgid)
+    return result
+
+
+def execute(prepared: Prepared, course_nb: CourseNotebook, marker: str, settings: GradeSettings, name: str,
+            reference: Reference) -> dict:
+    """Run the student's kernel and the clean room on a prepared submission; returns the worker's result."""
+    judging = {}
+    for exercise in course_nb.exercises:
+        own = exercise.id in prepared.own_context
+        entry = {} if own or not exercise.context else reference.exercises.get(exercise.id, {})
+        judging[exercise.id] = {"tests": tests_with_marker(exercise, marker), "names": exercise.values,
+                                "context": "snapshot" if own and exercise.context else entry.get("file"),
+                                "sha256": entry.get("sha256")}
+    nb = course_nb.instructor_notebook()
+    sources = [source_of(c) for c in nb.cells if c.get("cell_type") == "code"] if nb is not None else []
+    imports = imported_modules([*sources, *(e.tests_source for e in course_nb.exercises)])
+    job = {"mode": "submission", "marker": marker, "judging": judging, "imports": ["numpy", *imports],
+           "captures": {str(k): v for k, v in prepared.captures.items()}, "call_limit": CALL_LIMIT_S,
+           "snapshot": prepared.snapshot}
+    return _run_worker(job, prepared.nb, course_nb, settings, name)
+
+
+def _save_executed(nb, result: dict, folder: Path, name: str) -> None:
+    """The student's notebook as run, each cell's status in its metadata, and the clean room's verdict
+    per exercise in the capture cells' metadata (for the instructor's eyes only)."""
     import nbformat
 
     folder.mkdir(parents=True, exist_ok=True)
-    nb = prepared.nb
     for index, entry in result.get("cells", {}).items():
         cell = nb.cells[int(index)]
         cell.metadata.setdefault("cnncourse", {})["grading"] = {k: entry.get(k) for k in ("status", "ename", "evalue")}
+        exercise = cell.metadata["cnncourse"].get("exercise")
+        if exercise in result.get("tests", {}):
+            test = result["tests"][exercise]
+            cell.metadata["cnncourse"]["clean room"] = {k: test.get(k) for k in ("status", "ename", "evalue",
+                                                                                  "not_judged")}
     nbformat.write(nb, str(folder / f"{name}.graded.ipynb"))
 
 
@@ -373,38 +545,50 @@ def failure_reason(entry: dict, tests_source: str) -> str:
     return f"{ename}: {_short(evalue)}" if ename != "KeyboardInterrupt" else "interrupted at the time limit"
 
 
-def score(name: str, course_nb: CourseNotebook, prepared: Prepared, result: dict) -> Grade:
-    grade = Grade(name, course_nb.name, notes=[*prepared.notes, *result.get("notes", [])],
-                  seconds=float(result.get("seconds", 0.0)))
-    cells = result.get("cells", {})
-    test_index = {ex_id: index for index, ex_id in prepared.tests.items()}
+def _exercise_result(exercise: Exercise, prepared: Prepared, result: dict) -> ExerciseResult:
+    res = ExerciseResult(exercise.id, exercise.title, 0.0, exercise.points, "")
+    test = result.get("tests", {}).get(exercise.id)
+    if exercise.id in prepared.missing:
+        res.reason = prepared.missing[exercise.id]
+    elif test is None:
+        res.reason = "not run: the notebook stopped before these tests (see the notes)"
+    elif test.get("status") == "not judged":
+        res.reason = f"not judged: {_short(test.get('not_judged', ''), 400)}"
+    elif test.get("status") == "ok" and not test.get("ename") and test.get("marker_seen"):
+        res.points, res.reason = exercise.points, "passed"
+    else:
+        res.reason = failure_reason(test, exercise.tests_source)
     solution_index = {ex_id: index for index, ex_id in prepared.solutions.items()}
+    sol = result.get("cells", {}).get(str(solution_index.get(exercise.id)), {})
+    if sol.get("ename"):
+        res.exercise_cell_error = f"{sol['ename']}: {_short(sol.get('evalue', ''), 160)}".rstrip(": ")
+    return res
+
+
+def score(name: str, course_nb: CourseNotebook, prepared: Prepared, result: dict,
+          reference: Reference | None = None) -> Grade:
+    notes = [*prepared.notes, *(reference.notes if reference else []), *result.get("notes", [])]
+    if result.get("tampering"):
+        notes.append("tampering found in the student's kernel (the score comes from the clean room either "
+                     f"way): {'; '.join(result['tampering'])}")
+    grade = Grade(name, course_nb.name, notes=notes, seconds=float(result.get("seconds", 0.0)))
     for exercise in course_nb.exercises:
-        res = ExerciseResult(exercise.id, exercise.title, 0.0, exercise.points, "")
-        if exercise.id in prepared.missing:
-            res.reason = prepared.missing[exercise.id]
-        else:
-            entry = cells.get(str(test_index[exercise.id]))
-            if entry is None:
-                res.reason = "not run: the notebook stopped before these tests (see the notes)"
-            elif entry.get("status") == "ok" and not entry.get("ename") and entry.get("marker_seen"):
-                res.points, res.reason = exercise.points, "passed"
-            else:
-                res.reason = failure_reason(entry, exercise.tests_source)
-            sol = cells.get(str(solution_index[exercise.id]), {})
-            if sol.get("ename"):
-                res.exercise_cell_error = f"{sol['ename']}: {_short(sol.get('evalue', ''), 160)}".rstrip(": ")
-        grade.exercises.append(res)
-    graded = set(prepared.tests) | set(prepared.solutions)
-    for index, entry in sorted(cells.items(), key=lambda kv: int(kv[0])):
-        if int(index) not in graded and entry.get("ename"):
+        grade.exercises.append(_exercise_result(exercise, prepared, result))
+        if grade.exercises[-1].reason.startswith("not judged"):
+            grade.notes.append(f"{exercise.id}: {grade.exercises[-1].reason}")
+    for index, entry in sorted(result.get("cells", {}).items(), key=lambda kv: int(kv[0])):
+        if int(index) not in prepared.solutions and int(index) not in prepared.captures and entry.get("ename"):
             grade.cell_errors.append(f"cell {index}: {entry['ename']}: {_short(entry.get('evalue', ''), 160)}")
     return grade
 
 
 def grade_submission(path: Path, course: dict[str, CourseNotebook], settings: GradeSettings,
-                     name: str | None = None) -> Grade:
-    """Grade one submission; never raises for anything the submission does."""
+                     name: str | None = None, references: dict[str, Reference] | None = None) -> Grade:
+    """Grade one submission; never raises for anything the submission does.
+
+    ``references`` (notebook name -> Reference) are built once per grading run by
+    :func:`grade_submissions`; without them this runs the instructor notebook first.
+    """
     name = name or str(path)
     start = time.monotonic()
     try:
@@ -416,12 +600,20 @@ def grade_submission(path: Path, course: dict[str, CourseNotebook], settings: Gr
         return Grade(name, notes=["not one of the course notebooks: no '# Exercise <id>' cell of any course "
                                   "notebook, and neither its metadata nor its file name names one"])
     marker = f"cnncourse-grader-{secrets.token_hex(12)}"
-    prepared = prepare(nb, course_nb, marker)
+    prepared = prepare(nb, course_nb)
+    own = needs_reference(course_nb, prepared) and (references is None or course_nb.name not in references)
+    folder = Path(tempfile.mkdtemp(prefix="cnncourse-grade-reference-")) if own else None
     try:
-        result = execute(prepared, course_nb, marker, settings, _safe_name(name))
+        reference = build_reference(course_nb, settings, folder) if own else (references or {}).get(
+            course_nb.name, Reference(None))
+        result = execute(prepared, course_nb, marker, settings, _safe_name(name), reference)
     except Exception as exc:  # the grader's own trouble (disk full, no kernel): still a row
+        reference = None
         result = {"notes": [f"could not execute the notebook ({type(exc).__name__}: {exc})"]}
-    grade = score(name, course_nb, prepared, result)
+    finally:
+        if folder is not None:
+            _remove(folder)
+    grade = score(name, course_nb, prepared, result, reference)
     grade.seconds = time.monotonic() - start
     return grade
 
@@ -462,8 +654,11 @@ def feedback_text(grade: Grade) -> str:
                 result += f" (your exercise cell raised {e.exercise_cell_error.replace('|', '/')})"
             lines.append(f"| {e.title or e.id} | {format_points(e.points)} / {format_points(e.max_points)} | {result} |")
         lines.append("")
-        lines.append("Each exercise scores its points when its test cell (the tests you saw plus hidden "
-                     "tests) runs without error after your notebook has run from the top in a fresh kernel.")
+        lines.append("Your notebook ran from the top in a fresh kernel. Right after each exercise cell, the "
+                     "values its tests read (numbers, strings, lists, dicts, NumPy arrays, Keras models, "
+                     "datasets; your functions are called in your kernel) were handed to a separate clean "
+                     "kernel, where the test cell (the tests you saw plus hidden tests) ran; the exercise "
+                     "scores its points when that test cell runs without error.")
     else:
         lines += ["This submission could not be graded; score 0.", ""]
     if grade.notes:
@@ -503,9 +698,25 @@ def expand_submissions(paths: list[Path]) -> list[Path]:
     return found
 
 
+def _needed_notebooks(paths: list[Path], course: dict[str, CourseNotebook]) -> list[CourseNotebook]:
+    needed = {}
+    for path in paths:
+        try:
+            course_nb = identify(read_submission(path), Path(path).name, course)
+        except ValueError:
+            continue
+        if course_nb is not None and needs_reference(course_nb, prepare(read_submission(path), course_nb)):
+            needed[course_nb.name] = course_nb
+    return list(needed.values())
+
+
 def grade_submissions(paths: list[Path], course: dict[str, CourseNotebook], settings: GradeSettings,
                       jobs: int = 1, progress: bool = True) -> list[Grade]:
-    """Grade submissions, ``jobs`` at a time; returns one Grade per path, in the given order."""
+    """Grade submissions, ``jobs`` at a time; returns one Grade per path, in the given order.
+
+    First, before any submission runs, each course notebook concerned runs once as the
+    instructor wrote it (the reference run that gives the clean room its context).
+    """
     from tqdm.auto import tqdm
 
     if not isinstance(jobs, int) or jobs < 1:
@@ -513,17 +724,25 @@ def grade_submissions(paths: list[Path], course: dict[str, CourseNotebook], sett
     if jobs > 1 and settings.threads is None:
         settings = replace(settings, threads=max(1, (os.cpu_count() or 1) // jobs))
     results: list[Grade | None] = [None] * len(paths)
-    bar = tqdm(total=len(paths), unit="submission", desc="grading", disable=not progress)
-    with ThreadPoolExecutor(max_workers=jobs) as pool:
-        futures = {pool.submit(grade_submission, p, course, settings): i for i, p in enumerate(paths)}
-        for future in as_completed(futures):
-            i = futures[future]
-            try:
-                results[i] = future.result()
-            except Exception as exc:  # a bug of ours must not lose the other rows
-                results[i] = Grade(str(paths[i]), notes=[f"grader error: {type(exc).__name__}: {exc}"])
-            g = results[i]
-            bar.set_postfix_str(f"{Path(g.submission).name}: {format_points(g.total)}/{format_points(g.max_total)}")
-            bar.update()
-    bar.close()
+    root = Path(tempfile.mkdtemp(prefix="cnncourse-grade-reference-"))
+    try:
+        with ThreadPoolExecutor(max_workers=jobs) as pool:
+            needed = _needed_notebooks(paths, course)
+            built = pool.map(lambda nb: build_reference(nb, settings, root / nb.name), needed)
+            references = {nb.name: ref for nb, ref in zip(needed, built, strict=True)}
+            bar = tqdm(total=len(paths), unit="submission", desc="grading", disable=not progress)
+            futures = {pool.submit(grade_submission, p, course, settings, None, references): i
+                       for i, p in enumerate(paths)}
+            for future in as_completed(futures):
+                i = futures[future]
+                try:
+                    results[i] = future.result()
+                except Exception as exc:  # a bug of ours must not lose the other rows
+                    results[i] = Grade(str(paths[i]), notes=[f"grader error: {type(exc).__name__}: {exc}"])
+                g = results[i]
+                bar.set_postfix_str(f"{Path(g.submission).name}: {format_points(g.total)}/{format_points(g.max_total)}")
+                bar.update()
+            bar.close()
+    finally:
+        _remove(root)
     return [g for g in results if g is not None]
