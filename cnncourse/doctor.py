@@ -380,7 +380,7 @@ def check_chest_xrays() -> str:
                      "credentials); doctor never downloads it")
 
 
-def check_kaggle_credentials(online: bool, timeout_s: float = 30.0) -> str:
+def check_kaggle_credentials(online: bool, timeout_s: float = 30.0) -> tuple[str, dict]:
     """Where the credentials are; with ``online``, one authenticated call lists the dataset's files."""
     from cnncourse import credentials, data
     from cnncourse.pneumonia import getdata
@@ -393,25 +393,29 @@ def check_kaggle_credentials(online: bool, timeout_s: float = 30.0) -> str:
         raise NotChecked(f"configured ({found.kind}: {found.where}), not validated: `doctor --online` asks Kaggle"
                          + warning)
     credentials.export_colab_secrets()
-    try:
-        api = getdata._kaggle_api()
-    except getdata.DataUnavailable as exc:
-        raise CheckFailed(str(exc)) from None
+
+    def unreachable(exc: BaseException) -> NotChecked:
+        return NotChecked(credentials.redact(
+            f"configured ({found.kind}: {found.where}), but Kaggle could not be reached to validate them "
+            f"({type(exc).__name__}: {_first_line(exc, 120)}); check the internet connection"))
+
     try:
         with data.bounded_network_wait(timeout_s):
+            api = getdata._kaggle_api(found)  # with a token, authenticating is already a call to Kaggle
             answer = api.dataset_list_files(getdata.DATASET)
+    except getdata.DataUnavailable as exc:
+        raise (unreachable(exc) if exc.unreachable else CheckFailed(str(exc))) from None
     except (Exception, SystemExit) as exc:
         if getdata._status_of(exc) in (401, 403, 404):
             raise CheckFailed(getdata._explain_failure(exc)) from None
-        raise NotChecked(credentials.redact(
-            f"configured ({found.kind}: {found.where}), but Kaggle could not be reached to validate them "
-            f"({type(exc).__name__}: {_first_line(exc, 120)}); check the internet connection")) from None
+        raise unreachable(exc) from None
     error = getattr(answer, "error_message", None) or getattr(answer, "errorMessage", None)
     if error:
         raise CheckFailed(credentials.redact(f"Kaggle answered: {error}"))
     files = getattr(answer, "files", None) or []
-    return (f"valid ({found.kind}: {found.where}): Kaggle lists {len(files)} files of {getdata.DATASET} "
-            f"(whether its terms were accepted shows only at the download: 403){warning}")
+    return (f"valid ({found.kind}: {found.where}): Kaggle answered the authenticated listing of "
+            f"{getdata.DATASET}'s files ({len(files)} files on its first page; whether the dataset's terms "
+            f"were accepted shows only at the download: 403){warning}"), {"files_on_first_page": len(files)}
 
 
 # --- the lab's training step and input pipeline ----------------------------------------------------
