@@ -10,6 +10,9 @@ notebook, which labels the run on screen; nothing in ``cnncourse`` knows about t
 A cell "of the online branch" is a cell that used the network during its execution: a download,
 a cached download handed out by ``get_file`` (ImageNet weights in fast mode), or a call to the
 Kaggle service. Their number per notebook is printed and must be more than zero.
+
+``python -m cnncourse doctor --online`` runs here too, as a subprocess on an empty Keras cache:
+every dataset and weight file must be reported ok and the emulated token valid.
 """
 
 import hashlib
