@@ -119,6 +119,11 @@ def no_network():
         socket.getaddrinfo = original
 
 
+def _size(n_bytes: int) -> str:
+    """``55.0 MB``, or ``35 kB`` for a file that would read as 0.0 MB."""
+    return f"{n_bytes / 1e6:.1f} MB" if n_bytes >= 100_000 else f"{n_bytes / 1e3:.0f} kB"
+
+
 def file_facts(path: Path) -> dict:
     """Path, size and SHA-256 of a file."""
     digest = hashlib.sha256()
@@ -361,7 +366,7 @@ def check_download(item: Download, online: bool, timeout_s: float = 30.0) -> tup
         raise CheckFailed(f"cached, but it does not load ({type(exc).__name__}: {_first_line(exc, 160)}); delete "
                           f"{', '.join(map(str, paths))} and run `doctor --online`") from None
     files = [file_facts(p) for p in paths if p.exists()]
-    sizes = ", ".join(f"{f['bytes'] / 1e6:.1f} MB sha256 {f['sha256'][:12]}" for f in files)
+    sizes = ", ".join(f"{_size(f['bytes'])} sha256 {f['sha256'][:12]}" for f in files)
     return f"{loaded}; {sizes}; {item.integrity}", {"files": files, "used_by": item.used_by}
 
 
