@@ -119,6 +119,11 @@ def no_network():
         socket.getaddrinfo = original
 
 
+def _size(n_bytes: int) -> str:
+    """``55.0 MB``, or ``35 kB`` for a file that would read as 0.0 MB."""
+    return f"{n_bytes / 1e6:.1f} MB" if n_bytes >= 100_000 else f"{n_bytes / 1e3:.0f} kB"
+
+
 def file_facts(path: Path) -> dict:
     """Path, size and SHA-256 of a file."""
     digest = hashlib.sha256()
@@ -361,7 +366,7 @@ def check_download(item: Download, online: bool, timeout_s: float = 30.0) -> tup
         raise CheckFailed(f"cached, but it does not load ({type(exc).__name__}: {_first_line(exc, 160)}); delete "
                           f"{', '.join(map(str, paths))} and run `doctor --online`") from None
     files = [file_facts(p) for p in paths if p.exists()]
-    sizes = ", ".join(f"{f['bytes'] / 1e6:.1f} MB sha256 {f['sha256'][:12]}" for f in files)
+    sizes = ", ".join(f"{_size(f['bytes'])} sha256 {f['sha256'][:12]}" for f in files)
     return f"{loaded}; {sizes}; {item.integrity}", {"files": files, "used_by": item.used_by}
 
 
@@ -380,7 +385,7 @@ def check_chest_xrays() -> str:
                      "credentials); doctor never downloads it")
 
 
-def check_kaggle_credentials(online: bool, timeout_s: float = 30.0) -> str:
+def check_kaggle_credentials(online: bool, timeout_s: float = 30.0) -> tuple[str, dict]:
     """Where the credentials are; with ``online``, one authenticated call lists the dataset's files."""
     from cnncourse import credentials, data
     from cnncourse.pneumonia import getdata
@@ -393,25 +398,29 @@ def check_kaggle_credentials(online: bool, timeout_s: float = 30.0) -> str:
         raise NotChecked(f"configured ({found.kind}: {found.where}), not validated: `doctor --online` asks Kaggle"
                          + warning)
     credentials.export_colab_secrets()
-    try:
-        api = getdata._kaggle_api()
-    except getdata.DataUnavailable as exc:
-        raise CheckFailed(str(exc)) from None
+
+    def unreachable(exc: BaseException) -> NotChecked:
+        return NotChecked(credentials.redact(
+            f"configured ({found.kind}: {found.where}), but Kaggle could not be reached to validate them "
+            f"({type(exc).__name__}: {_first_line(exc, 120)}); check the internet connection"))
+
     try:
         with data.bounded_network_wait(timeout_s):
+            api = getdata._kaggle_api(found)  # with a token, authenticating is already a call to Kaggle
             answer = api.dataset_list_files(getdata.DATASET)
+    except getdata.DataUnavailable as exc:
+        raise (unreachable(exc) if exc.unreachable else CheckFailed(str(exc))) from None
     except (Exception, SystemExit) as exc:
         if getdata._status_of(exc) in (401, 403, 404):
             raise CheckFailed(getdata._explain_failure(exc)) from None
-        raise NotChecked(credentials.redact(
-            f"configured ({found.kind}: {found.where}), but Kaggle could not be reached to validate them "
-            f"({type(exc).__name__}: {_first_line(exc, 120)}); check the internet connection")) from None
+        raise unreachable(exc) from None
     error = getattr(answer, "error_message", None) or getattr(answer, "errorMessage", None)
     if error:
         raise CheckFailed(credentials.redact(f"Kaggle answered: {error}"))
     files = getattr(answer, "files", None) or []
-    return (f"valid ({found.kind}: {found.where}): Kaggle lists {len(files)} files of {getdata.DATASET} "
-            f"(whether its terms were accepted shows only at the download: 403){warning}")
+    return (f"valid ({found.kind}: {found.where}): Kaggle answered the authenticated listing of "
+            f"{getdata.DATASET}'s files ({len(files)} files on its first page; whether the dataset's terms "
+            f"were accepted shows only at the download: 403){warning}"), {"files_on_first_page": len(files)}
 
 
 # --- the lab's training step and input pipeline ----------------------------------------------------

@@ -197,7 +197,7 @@ def kaggle(monkeypatch):
     monkeypatch.setenv("KAGGLE_USERNAME", "student")
     monkeypatch.setenv("KAGGLE_KEY", SECRET)
     fake = FakeKaggle()
-    monkeypatch.setattr(getdata, "_kaggle_api", lambda: fake)
+    monkeypatch.setattr(getdata, "_kaggle_api", lambda found: fake)
     return fake
 
 

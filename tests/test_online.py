@@ -10,11 +10,16 @@ notebook, which labels the run on screen; nothing in ``cnncourse`` knows about t
 A cell "of the online branch" is a cell that used the network during its execution: a download,
 a cached download handed out by ``get_file`` (ImageNet weights in fast mode), or a call to the
 Kaggle service. Their number per notebook is printed and must be more than zero.
+
+``python -m cnncourse doctor --online`` runs here too, as a subprocess on an empty Keras cache:
+every dataset and weight file must be reported ok and the emulated token valid.
 """
 
+import hashlib
 import json
 import os
 import shutil
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -163,3 +168,43 @@ def test_download_cut_off_halfway_says_so_and_keeps_nothing(emulated, monkeypatc
     emu.serve_kaggle("ok")
     data = pn.download(tmp_path / "dest", quiet=True)  # and the next try works
     assert pn.verify_dataset(data) and not (data / "chest_xray").exists() and not list(data.rglob("._*"))
+
+
+#: Every download doctor checks, and the ones the course uses them for (independent of doctor.DOWNLOADS).
+DOCTOR_DOWNLOADS = ["MNIST (keras.datasets)", "CIFAR-10 (keras.datasets)", "IMDB reviews (keras.datasets)",
+                    "IMDB word index (keras.datasets)", "Cats vs dogs photos (get_file)",
+                    "MobileNetV2 weights, 224 px, no top", "MobileNetV2 weights, 96 px, no top",
+                    "MobileNetV2 weights, 160 px, no top", "MobileNetV2 weights, with classifier",
+                    "ImageNet class names"]
+
+
+def test_doctor_online_reports_every_download_and_the_credentials(emulated, tmp_path):
+    """``python -m cnncourse doctor --online --json`` on a machine with an empty Keras cache and a
+    valid Kaggle token: every dataset and weight file downloaded, loaded and checksummed, the
+    credentials validated by one authenticated call (the file listing). A wrong token: tests/test_kaggle_emulated.py."""
+    emu.cached_kaggle_archive()  # the file listing reads it: built here, not inside doctor's bounded wait
+    (tmp_path / "keras").mkdir()
+    env = {**os.environ, "KERAS_HOME": str(tmp_path / "keras"), "CNNCOURSE_CACHE_DIR": str(tmp_path / "cache"),
+           "CNNCOURSE_EMULATED_LOG": str(tmp_path / "network.log")}
+    report = tmp_path / "doctor.json"
+    start = time.perf_counter()
+    run = subprocess.run([sys.executable, "-m", "cnncourse", "doctor", "--online", "--json", str(report)], cwd=ROOT,
+                         env=env, capture_output=True, text=True, timeout=900)
+    print(f"doctor --online against the emulated network: {time.perf_counter() - start:.0f} s")
+    assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-4000:]
+    rows = {row["check"]: row for row in json.loads(report.read_text())["checks"]}
+    for name in DOCTOR_DOWNLOADS:
+        row = rows[name]
+        assert row["status"] == "ok", row
+        files = row["facts"]["files"]
+        assert files and all(f["bytes"] > 0 and len(f["sha256"]) == 64 for f in files), row
+    real_index = (EMULATED / "imagenet_class_index.json").read_bytes()
+    assert hashlib.md5(real_index).hexdigest() == "c2c37ea517e94d9795004a39431a14cb"  # the MD5 Keras pins
+    assert rows["ImageNet class names"]["facts"]["files"][0]["sha256"] == hashlib.sha256(real_index).hexdigest()
+    credentials = rows["Kaggle credentials"]
+    assert credentials["status"] == "ok" and credentials["detail"].startswith("valid (environment: KAGGLE_API_TOKEN)")
+    assert emu.TOKEN not in report.read_text() + run.stdout + run.stderr
+    kaggle_calls = [line.split("\t")[3] for line in (tmp_path / "network.log").read_text().splitlines()
+                    if line.split("\t")[2] == "kaggle"]
+    assert kaggle_calls[-1].endswith("/datasets.DatasetApiService/ListDatasetFiles")
+    assert not any("DownloadDataset" in call or "archive.zip" in call for call in kaggle_calls)  # never the 1.2 GB

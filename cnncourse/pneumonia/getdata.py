@@ -35,7 +35,15 @@ NEEDED_BYTES = 2_500_000_000
 
 
 class DataUnavailable(RuntimeError):
-    """The dataset cannot be had here; the message says what to do (never contains a secret)."""
+    """The dataset cannot be had here; the message says what to do (never contains a secret).
+
+    ``unreachable``: Kaggle gave no answer at all (no connection), so nothing is known about the
+    credentials (``doctor`` reports them as not checked rather than rejected).
+    """
+
+    def __init__(self, message: str, unreachable: bool = False):
+        super().__init__(message)
+        self.unreachable = unreachable
 
 
 def default_dest() -> Path:
@@ -141,7 +149,7 @@ def _kaggle_api(found: credentials.CredentialSource):
             "or was revoked. Create a new token at https://www.kaggle.com/settings (API > Create New Token) and "
             "replace the old one.")) from None
     except Exception as exc:
-        raise DataUnavailable(_explain_failure(exc)) from None
+        raise DataUnavailable(_explain_failure(exc), unreachable=_status_of(exc) is None) from None
     return api
 
 

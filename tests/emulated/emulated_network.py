@@ -18,19 +18,22 @@ code runs unchanged:
     elongated ones = dogs) in the real folder layout;
   - ``keras.applications`` weight files (``*.h5`` under ``keras-applications``): written from the
     same architecture built with ``weights=None`` (random weights, the real file format), so
-    ``weights="imagenet"`` loads; ``imagenet_class_index.json`` with placeholder class names.
+    ``weights="imagenet"`` loads; ``imagenet_class_index.json``: the real file (the 1,000 class
+    names, kept next to this module; its MD5 is the one Keras pins, so Keras's own check passes).
 
   Any other URL fails like an offline machine.
 * The ``kaggle`` client (``kagglesdk``): its production endpoint is pointed at a loopback HTTP
-  server (127.0.0.1, a free port) that answers token introspection and the dataset download
-  (redirect, then the zip) for ``paultimothymooney/chest-xray-pneumonia``: the real archive layout
+  server (127.0.0.1, a free port) that answers token introspection, the dataset's file listing
+  (``ListDatasetFiles``, what ``kaggle datasets files`` and ``api.dataset_list_files`` ask: the
+  archive's files a page at a time) and the dataset download (redirect, then the zip) for
+  ``paultimothymooney/chest-xray-pneumonia``: the real archive layout
   with the nested ``chest_xray/chest_xray`` duplicate, a ``__MACOSX`` tree of ``._*`` files,
   ``.DS_Store`` files, Kaggle's file names and counts (5,216 / 16 / 624 images), small synthetic
   X-rays from ``cnncourse.pneumonia.make_demo_xrays``. Credentials: token :data:`TOKEN`, or
   user :data:`USERNAME` with key :data:`KEY`; anything else gets 401.
   ``CNNCOURSE_EMULATED_KAGGLE`` picks the service's behaviour: ``ok`` (default), ``403`` (terms
-  not accepted), ``offline`` (nothing listens: connection refused), ``cutoff`` (the archive
-  stops halfway).
+  not accepted: the download is refused, the file listing still answers), ``offline`` (nothing
+  listens: connection refused), ``cutoff`` (the archive stops halfway).
 
 Switch it on for a process and its children with::
 
@@ -259,7 +262,7 @@ def build_cats_dogs(path: Path) -> None:
 
 
 def build_class_index(path: Path) -> None:
-    path.write_text(json.dumps({str(i): [f"n{i:08d}", f"emulated_class_{i}"] for i in range(1000)}))
+    shutil.copyfile(Path(__file__).with_name("imagenet_class_index.json"), path)
 
 
 #: keras.applications weight files: pattern of the file name -> (application, keyword arguments).
@@ -311,6 +314,8 @@ def builder_for(url: str):
         "https://storage.googleapis.com/download.tensorflow.org/data/imagenet_class_index.json": build_class_index,
     }
     if url in fixed:
+        if name == "imagenet_class_index.json":  # the real file: a name that earlier caches' placeholder lacks
+            name = "imagenet_class_index-c2c37ea5.json"
         return name, fixed[url]
     if "keras-applications" in url and name.endswith(".h5"):
         build = weights_builder(name)
@@ -381,6 +386,21 @@ def cached_kaggle_archive() -> Path:
     return _cached("chest-xray-pneumonia.zip", build_kaggle_archive)
 
 
+def dataset_file_listing(page_token: str | None, page_size: int | None) -> dict:
+    """The answer to ``ListDatasetFiles``: one page of the archive's files (kagglesdk's
+    ``ApiListDatasetFilesResponse`` fields) and the token of the next page while there is one."""
+    with zipfile.ZipFile(cached_kaggle_archive()) as zf:
+        files = [info for info in zf.infolist() if not info.is_dir()]
+    start, size = int(page_token or 0), page_size or 20
+    answer = {"datasetFiles": [{"ref": info.filename, "datasetRef": DATASET, "ownerRef": DATASET.split("/")[0],
+                                "name": info.filename, "creationDate": "2018-03-24T19:41:59.990Z",
+                                "totalBytes": info.file_size, "columns": []}
+                               for info in files[start : start + size]]}
+    if start + size < len(files):
+        answer["nextPageToken"] = str(start + size)
+    return answer
+
+
 class _KaggleHandler(BaseHTTPRequestHandler):
     mode = "ok"
     archive: Path | None = None
@@ -414,11 +434,14 @@ class _KaggleHandler(BaseHTTPRequestHandler):
             if body.get("token") == TOKEN:
                 return self._json(200, {"active": True, "username": USERNAME})
             return self._json(401, {"code": 401, "message": "Unauthenticated: invalid access token"})
-        if path.endswith("/datasets.DatasetApiService/DownloadDataset"):
+        if path.endswith(("/datasets.DatasetApiService/DownloadDataset", "/datasets.DatasetApiService/ListDatasetFiles")):
             if not self._authorised():
                 return self._json(401, {"code": 401, "message": "Unauthenticated"})
             if f"{body.get('ownerSlug')}/{body.get('datasetSlug')}" != DATASET:
                 return self._json(404, {"code": 404, "message": "Dataset not found"})
+        if path.endswith("/datasets.DatasetApiService/ListDatasetFiles"):
+            return self._json(200, dataset_file_listing(body.get("pageToken"), body.get("pageSize")))
+        if path.endswith("/datasets.DatasetApiService/DownloadDataset"):
             if self.mode == "403":
                 return self._json(403, {"code": 403, "message": "Permission 'datasets.get' was denied"})
             self.send_response(302)
