@@ -9,7 +9,7 @@ import sys
 import nbformat
 import pytest
 
-from cnncourse import config, course
+from cnncourse import config, course, env
 
 NOTEBOOKS = course.course_notebooks()
 
@@ -56,7 +56,9 @@ def test_course_kernels_run_with_onednn_and_keep_its_notice_out_of_outputs(tmp_p
     cell = nbformat.read(out / "01_tf.ipynb", as_version=4).cells[0]
     assert [(o.name, o.text) for o in cell.outputs] == [("stdout", ONEDNN_OUTPUT)]
     log = (out / "01_tf.log").read_text()
-    assert "oneDNN custom operations are on" in log, "the notice was printed, into the kernel's log"
+    # TF 2.21 prints the notice whatever TF_CPP_MIN_LOG_LEVEL says; older versions honour the level.
+    if config.version_tuple(env.installed_version("tensorflow")) >= (2, 21):
+        assert "oneDNN custom operations are on" in log, "the notice should be in the kernel's log"
     terminal = "".join(capfd.readouterr())
     assert "oneDNN" not in terminal and "without encryption" not in terminal, terminal
 
