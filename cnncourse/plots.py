@@ -11,6 +11,8 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
+from cnncourse import validation as check
+
 
 def _history_dict(history) -> dict[str, list[float]]:
     """Accept a keras History, its ``.history`` dict, or a pandas DataFrame."""
@@ -76,8 +78,7 @@ def show_images(images, labels=None, predictions=None, class_names=None, ncols: 
     for name, values in (("labels", labels), ("predictions", predictions)):
         if values is not None and len(values) != n:
             raise ValueError(f"{name} has {len(values)} entries for {n} images")
-    if ncols < 1:
-        raise ValueError(f"ncols must be at least 1, got {ncols}")
+    check.integer("ncols", ncols)
     ncols = min(ncols, n)
     nrows = -(-n // ncols)
     fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows * 1.15), squeeze=False)
@@ -202,8 +203,7 @@ def plot_filters(source, channel: int = 0, ncols: int = 8, size: float = 1.0, cm
     kh, kw, cin, cout = kernel.shape
     if not 0 <= channel < cin:
         raise ValueError(f"channel must be in [0, {cin}), got {channel}")
-    if ncols < 1:
-        raise ValueError(f"ncols must be at least 1, got {ncols}")
+    check.integer("ncols", ncols)
     ncols = min(ncols, cout)
     nrows = -(-cout // ncols)
     fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows), squeeze=False)
@@ -257,8 +257,7 @@ def plot_feature_maps(model, image, layer_names=None, max_maps: int = 8, size: f
         layer_names = [layer_names]
     if not layer_names:
         raise ValueError("no layers to show: pass layer_names")
-    if max_maps < 1:
-        raise ValueError(f"max_maps must be at least 1, got {max_maps}")
+    check.integer("max_maps", max_maps)
     known = [layer.name for layer in model.layers]
     missing = [name for name in layer_names if name not in known]
     if missing:

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import pandas as pd
 
+from cnncourse import validation as check
+
 
 def _shape(layer) -> str:
     try:
@@ -49,8 +51,7 @@ def parameter_table(model, nested: bool = False) -> pd.DataFrame:
 
     With ``nested=True`` the layers of nested models are listed one by one.
     """
-    if not hasattr(model, "layers"):
-        raise TypeError(f"expected a keras Model, got {type(model).__name__}")
+    check.keras_model("model", model)
     layers = list(_layers(model)) if nested else list(model.layers)
     rows = [
         {
@@ -140,18 +141,13 @@ def layer_macs(layer) -> int:
     return 0
 
 
-def _check_model(model):
-    if not hasattr(model, "layers"):
-        raise TypeError(f"expected a keras Model, got {type(model).__name__}")
-
-
 def count_macs(model) -> int:
     """Total multiply-accumulates (multiply-adds) of one forward pass for one image.
 
     Sums :func:`layer_macs` over every layer, nested models included. Papers call the same
     number "multiply-adds" or, loosely, "FLOPs" (VGG16: about 15.5 billion).
     """
-    _check_model(model)
+    check.keras_model("model", model)
     return sum(layer_macs(layer) for layer in _layers(model))
 
 
@@ -181,7 +177,7 @@ def layer_table(model, nested: bool = True) -> pd.DataFrame:
     ``memory float32``, ``memory mixed`` and ``MACs``. Nested models are expanded unless
     ``nested=False``. The model needs a fixed input size (no ``None`` besides the batch axis).
     """
-    _check_model(model)
+    check.keras_model("model", model)
     rows = []
     layers = list(_layers(model)) if nested else list(model.layers)
     inputs = getattr(model, "inputs", None) or []

@@ -18,13 +18,9 @@ from pathlib import Path
 
 import keras
 
+from cnncourse import validation as check
+
 __all__ = ["early_stopping", "best_checkpoint", "standard_callbacks", "best_epoch"]
-
-
-def _check_patience(patience) -> int:
-    if isinstance(patience, bool) or not isinstance(patience, int) or patience < 0:
-        raise ValueError(f"patience must be a non-negative int (epochs), got {patience!r}")
-    return patience
 
 
 def early_stopping(patience: int = 3, monitor: str = "val_loss") -> keras.callbacks.EarlyStopping:
@@ -38,7 +34,7 @@ def early_stopping(patience: int = 3, monitor: str = "val_loss") -> keras.callba
     if not isinstance(monitor, str) or not monitor:
         raise ValueError(f"monitor must be a metric name such as 'val_loss', got {monitor!r}")
     return keras.callbacks.EarlyStopping(
-        monitor=monitor, patience=_check_patience(patience), restore_best_weights=True, verbose=0
+        monitor=monitor, patience=check.integer("patience (epochs)", patience, minimum=0), restore_best_weights=True, verbose=0
     )
 
 

@@ -160,9 +160,9 @@ def test_parameter_table_still_works():
 
 
 def test_bad_input():
-    with pytest.raises(TypeError, match="keras Model"):
+    with pytest.raises(TypeError, match="keras.Model"):
         summary.layer_table("vgg16")
-    with pytest.raises(TypeError, match="keras Model"):
+    with pytest.raises(TypeError, match="keras.Model"):
         summary.count_macs(42)
     x = keras.Input((None, None, 3))
     with pytest.raises(ValueError, match="fixed input size"):

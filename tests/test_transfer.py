@@ -102,7 +102,7 @@ def test_unfreeze_top_never_unfreezes_batch_norm():
     assert [w.path for w in model.trainable_weights] == ["head/kernel", "head/bias"]
     with pytest.raises(ValueError, match="has 154 layers"):
         transfer.unfreeze_top(model, 1000)
-    with pytest.raises(ValueError, match="non-negative int"):
+    with pytest.raises(ValueError, match="at least 0"):
         transfer.unfreeze_top(model, -1)
 
 
@@ -151,8 +151,11 @@ def test_bad_input_says_what_was_expected():
         transfer.build_transfer_model(tiny_backbone(), (16, 16, 3), num_classes=0)
     with pytest.raises(ValueError, match="input_shape"):
         transfer.build_transfer_model(tiny_backbone(), (16, 16))
-    with pytest.raises(ValueError, match="weights"):
+    # wrong types are TypeErrors (one rule, cnncourse.validation)
+    with pytest.raises(TypeError, match="weights"):
         transfer.build_transfer_model("vgg16", (32, 32, 3), weights=3)
+    with pytest.raises(TypeError, match="backbone must be a name from"):
+        transfer.build_transfer_model(3, weights=None)
 
 
 def test_saved_model_loads_with_its_preprocessing(tmp_path):

@@ -19,8 +19,7 @@ from collections.abc import Sequence
 import keras
 from keras import layers, ops
 
-from cnncourse.models._checks import check_classes as _check_classes
-from cnncourse.models._checks import check_shape as _check_shape
+from cnncourse import validation as check
 
 __all__ = ["LocalResponseNormalization", "alexnet", "vgg16", "vgg19", "mini_vgg"]
 
@@ -39,8 +38,7 @@ class LocalResponseNormalization(layers.Layer):
     def __init__(self, depth_radius: int = 2, bias: float = 2.0, alpha: float = 1e-4,
                  beta: float = 0.75, **kwargs):
         super().__init__(**kwargs)
-        if not isinstance(depth_radius, int) or depth_radius < 0:
-            raise ValueError(f"depth_radius must be a non-negative int, got {depth_radius!r}")
+        depth_radius = check.integer("depth_radius", depth_radius, minimum=0)
         self.depth_radius, self.bias, self.alpha, self.beta = depth_radius, bias, alpha, beta
 
     def call(self, inputs):
@@ -81,10 +79,9 @@ def alexnet(input_shape=(227, 227, 3), classes: int = 1000, two_gpu: bool = Fals
     (``groups=2``), conv3 and the fully connected layers see both halves; that gives the paper's
     "60 million parameters" (60,965,224). ``batch_norm=True`` puts batch normalisation where LRN was.
     """
-    input_shape = _check_shape(input_shape)
-    classes = _check_classes(classes, "classes")
-    if not 0 <= dropout < 1:
-        raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
+    input_shape = check.image_shape("input_shape", input_shape)
+    classes = check.integer("classes", classes)
+    dropout = check.dropout("dropout", dropout)
     groups = 2 if two_gpu else 1
 
     def norm(x, name):
@@ -112,8 +109,8 @@ def alexnet(input_shape=(227, 227, 3), classes: int = 1000, two_gpu: bool = Fals
 
 
 def _vgg(convs_per_block: Sequence[int], input_shape, classes: int, name: str) -> keras.Model:
-    input_shape = _check_shape(input_shape)
-    classes = _check_classes(classes, "classes")
+    input_shape = check.image_shape("input_shape", input_shape)
+    classes = check.integer("classes", classes)
     if input_shape[0] < 32 or input_shape[1] < 32:
         raise ValueError(f"VGG halves the image five times: input must be at least 32x32, got {input_shape}")
     inputs = keras.Input(shape=input_shape, name="image")
@@ -164,11 +161,9 @@ def mini_vgg(input_shape=(32, 32, 3), classes: int = 10, filters: Sequence[int] 
     ``rescale``: divide the uint8 pixels by 255 inside the model. Defaults: 32x32x3 input, 10
     classes, about 0.55M parameters.
     """
-    input_shape = _check_shape(input_shape)
-    classes = _check_classes(classes, "classes")
-    filters = tuple(filters)
-    if not filters or not all(isinstance(f, int) and f > 0 for f in filters):
-        raise ValueError(f"filters must be a non-empty sequence of positive ints, got {filters!r}")
+    input_shape = check.image_shape("input_shape", input_shape)
+    classes = check.integer("classes", classes)
+    filters = check.shape("filters", filters)
     if min(input_shape[:2]) < 2 ** len(filters):
         raise ValueError(f"{len(filters)} pooling steps need an input of at least {2 ** len(filters)} pixels, "
                          f"got {input_shape}")

@@ -24,6 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
+from cnncourse import validation as check
+
 THRESHOLD_RULES = ("sensitivity", "youden")
 
 
@@ -110,8 +112,7 @@ def bootstrap_ci(y_true, y_prob, metric=roc_auc, n_resamples: int = 1000, level:
     another test set of the same size from the same hospital, not with another hospital.
     """
     y, p = _binary_inputs(y_true, y_prob)
-    if not 0 < level < 1:
-        raise ValueError(f"level must be between 0 and 1, got {level}")
+    check.number("level", level, 0, 1, "()")
     if len(np.unique(y)) < 2:
         raise ValueError("a bootstrap interval of this metric needs both classes in y_true")
     rng = np.random.default_rng(seed)
@@ -136,10 +137,8 @@ def choose_threshold(y_val, p_val, rule: str = "sensitivity", target: float = 0.
     similar test image fall on either side by chance).
     """
     y, p = _binary_inputs(y_val, p_val)
-    if rule not in THRESHOLD_RULES:
-        raise ValueError(f"rule must be one of {THRESHOLD_RULES}, got {rule!r}")
-    if not 0 < target <= 1:
-        raise ValueError(f"target must be in (0, 1], got {target}")
+    check.one_of("rule", rule, THRESHOLD_RULES)
+    check.number("target", target, 0, 1, "(]")
     fpr, tpr, thresholds = roc_curve(y, p)
     fpr, tpr, thresholds = fpr[1:], tpr[1:], thresholds[1:]  # drop the +inf start
     if rule == "sensitivity":

@@ -14,6 +14,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from cnncourse import validation as check
+
 SPLITS = ("train", "val", "test")
 CLASSES = ("NORMAL", "PNEUMONIA")  # label 0, label 1
 IMAGE_SUFFIXES = (".jpeg", ".jpg", ".png")
@@ -66,8 +68,7 @@ def is_image(path: Path) -> bool:
 
 def list_images(data_dir, split: str) -> list[Path]:
     """Sorted image paths of one split, NORMAL first then PNEUMONIA."""
-    if split not in SPLITS:
-        raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+    check.one_of("split", split, SPLITS)
     root = Path(data_dir) / split
     if not root.is_dir():
         raise FileNotFoundError(f"no {split}/ folder in {data_dir}: expected the Kaggle layout "

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from cnncourse import validation as check
 from cnncourse.pneumonia.layout import CLASSES, label_of, list_images, patient_id
 
 
@@ -28,8 +29,7 @@ def split_train_val(data_dir, val_fraction: float = 0.15, seed: int = 0, exclude
     ``val_fraction`` of that class's images are there, so both sides keep the class balance and
     no patient is on both sides. ``exclude``: paths to leave out (e.g. ``audit(...).unreadable``).
     """
-    if not isinstance(val_fraction, (int, float)) or not 0 < val_fraction < 1:
-        raise ValueError(f"val_fraction must be a number between 0 and 1, got {val_fraction!r}")
+    check.number("val_fraction", val_fraction, 0, 1, "()")
     excluded = {Path(p).resolve() for p in exclude}
     files = [p for p in list_images(data_dir, "train") if p.resolve() not in excluded]
     rng = np.random.default_rng(seed)

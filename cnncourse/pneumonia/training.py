@@ -34,6 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from cnncourse import config
+from cnncourse import validation as check
 from cnncourse.pneumonia.layout import labels_of
 
 METRIC_NAMES = ("loss", "accuracy", "auc", "pr_auc")
@@ -354,11 +355,10 @@ def train(train_files, val_files, *, backbone="mobilenetv2", image_size: int = 2
     train_files, val_files = [str(f) for f in train_files], [str(f) for f in val_files]
     if not train_files or not val_files:
         raise ValueError(f"need training and validation files, got {len(train_files)} and {len(val_files)}")
-    for name, value in (("epochs", epochs), ("fine_tune_epochs", fine_tune_epochs), ("patience", patience)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < (1 if name != "fine_tune_epochs" else 0):
-            raise ValueError(f"{name} must be an int >= {1 if name != 'fine_tune_epochs' else 0}, got {value!r}")
-    if resize not in RESIZE_MODES:
-        raise ValueError(f"resize must be one of {RESIZE_MODES}, got {resize!r}")
+    check.integer("epochs", epochs)
+    check.integer("fine_tune_epochs", fine_tune_epochs, minimum=0)
+    check.integer("patience", patience)
+    check.one_of("resize", resize, RESIZE_MODES)
     is_baseline = isinstance(backbone, str) and backbone == "baseline"
     if isinstance(backbone, str) and not is_baseline and backbone.lower() not in transfer.BACKBONES:
         raise ValueError(f"backbone must be 'baseline', one of {sorted(transfer.BACKBONES)} or a keras.Model, "
