@@ -123,6 +123,36 @@ def _set_repo(args) -> int:
     return 0
 
 
+def _add_lab_parser(sub) -> None:
+    """``lab``: its choices and defaults from the one table (cnncourse.pneumonia.defaults)."""
+    from cnncourse.backbones import BACKBONE_NAMES
+    from cnncourse.pneumonia.defaults import LAB_DEFAULTS as D
+
+    def default(name: str) -> str:
+        full, fast = D[name]
+        return f"default {full}; {fast} in fast mode"
+
+    p = sub.add_parser("lab", help="run a lab as a batch job")
+    p.add_argument("lab", choices=["pneumonia"])
+    p.add_argument("--backbone", default=D["backbone"], choices=["baseline", *BACKBONE_NAMES],
+                   help=f"pretrained backbone, or 'baseline' (small CNN from scratch); "
+                        f"default {D['backbone']}")
+    p.add_argument("--image-size", type=int, default=None,
+                   help=f"pixels per side ({default('image_size')})")
+    p.add_argument("--epochs", type=int, default=None,
+                   help=f"head-training epochs ({default('epochs')})")
+    p.add_argument("--fine-tune-epochs", type=int, default=None,
+                   help=f"fine-tuning epochs ({default('fine_tune_epochs')})")
+    p.add_argument("--batch-size", type=int, default=D["batch_size"])
+    p.add_argument("--data-dir", type=Path, default=None,
+                   help="folder with train/ val/ test/ (default: download from Kaggle into the cache)")
+    p.add_argument("--out", type=Path, default=None,
+                   help="run folder (default runs/pneumonia-DATE-TIME); the same folder resumes a run")
+    p.add_argument("--demo", action="store_true",
+                   help="use synthetic demo X-rays when the real data or Kaggle credentials are missing")
+    p.set_defaults(func=_lab)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m cnncourse", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -151,23 +181,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--full", action="store_true", help="execute in full mode instead of fast mode")
     p.set_defaults(func=_refresh)
 
-    p = sub.add_parser("lab", help="run a lab as a batch job")
-    p.add_argument("lab", choices=["pneumonia"])
-    p.add_argument("--backbone", default="mobilenetv2",
-                   choices=["baseline", "mobilenetv2", "efficientnetb0", "resnet50", "densenet121", "vgg16",
-                            "resnet50v2", "inceptionv3", "efficientnetv2b0", "convnexttiny"],
-                   help="pretrained backbone, or 'baseline' (small CNN from scratch); default mobilenetv2")
-    p.add_argument("--image-size", type=int, default=None, help="pixels per side (default 224; 96 in fast mode)")
-    p.add_argument("--epochs", type=int, default=None, help="head-training epochs (default 6; 1 in fast mode)")
-    p.add_argument("--fine-tune-epochs", type=int, default=None, help="fine-tuning epochs (default 10; 1 in fast mode)")
-    p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--data-dir", type=Path, default=None,
-                   help="folder with train/ val/ test/ (default: download from Kaggle into the cache)")
-    p.add_argument("--out", type=Path, default=None,
-                   help="run folder (default runs/pneumonia-DATE-TIME); the same folder resumes a run")
-    p.add_argument("--demo", action="store_true",
-                   help="use synthetic demo X-rays when the real data or Kaggle credentials are missing")
-    p.set_defaults(func=_lab)
+    _add_lab_parser(sub)
 
     p = sub.add_parser("assign", help="write student versions of the notebooks")
     p.add_argument("notebooks", nargs="*", type=Path, help="only these course notebooks (default: all)")

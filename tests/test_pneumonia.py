@@ -452,3 +452,34 @@ def test_two_processes_on_an_empty_cache_both_get_complete_demo_data(tmp_path):
     assert len(counts) == 1 and int(counts.pop()) > 0
     leftovers = [p.name for p in (tmp_path / "cache" / "demo-xrays").iterdir()]
     assert len(leftovers) == 1 and not leftovers[0].startswith("."), leftovers
+
+
+# ----------------------------------------------------------------- one table of lab defaults
+
+
+def test_lab_defaults_are_read_by_train_run_lab_and_the_cli():
+    import inspect
+    import subprocess
+    import sys
+
+    from cnncourse.cli import build_parser
+    from cnncourse.pneumonia import defaults, lab, training
+
+    full = {"backbone": "mobilenetv2", "image_size": 224, "batch_size": 32, "epochs": 6,
+            "fine_tune_epochs": 10, "fine_tune_layers": 50}
+    train_defaults = inspect.signature(training.train).parameters
+    assert {name: train_defaults[name].default for name in full} == full
+    lab_defaults = inspect.signature(lab.run_lab).parameters
+    assert lab_defaults["fine_tune_layers"].default == 50 and lab_defaults["batch_size"].default == 32
+    args = build_parser().parse_args(["lab", "pneumonia"])
+    assert (args.backbone, args.batch_size) == ("mobilenetv2", 32)
+    assert args.epochs is None  # picked by mode in run_lab
+    assert defaults.LAB_DEFAULTS["epochs"] == (6, 1)
+    with pytest.raises(KeyError, match="no lab default named 'epoch'"):
+        defaults.lab_default("epoch")
+    # the CLI's backbone choices come from a list that imports neither TensorFlow nor Keras
+    code = ("import sys; from cnncourse.backbones import BACKBONE_NAMES; "
+            "import cnncourse.pneumonia.defaults; "
+            "print(len(BACKBONE_NAMES), 'tensorflow' in sys.modules or 'keras' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["9", "False"]

@@ -12,6 +12,7 @@ One submodule per step of the lab, all names importable from here:
 - ``evaluation``: :func:`evaluate` - threshold on validation, test metrics with intervals, Grad-CAM
 - ``demo``: :func:`make_demo_xrays` - synthetic X-rays for runs without the real data
 - ``lab``: :func:`run_lab`, :func:`lab_command` - the whole lab as a batch job
+- ``defaults``: :data:`LAB_DEFAULTS`, :func:`lab_default` - the one table of the lab's settings
 
 Submodules load on first use, so ``import cnncourse.pneumonia`` does not import TensorFlow.
 (Modules are named for the step, functions for the action, so ``pneumonia.train`` is always the
@@ -34,6 +35,7 @@ _EXPORTS = {
     "evaluation": ["evaluate", "Evaluation", "binary_metrics", "choose_threshold", "roc_curve", "roc_auc",
                  "average_precision", "bootstrap_ci", "gradcam_examples"],
     "lab": ["run_lab", "lab_command"],
+    "defaults": ["LAB_DEFAULTS", "lab_default"],
 }
 _WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
 __all__ = sorted(_WHERE)

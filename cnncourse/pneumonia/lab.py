@@ -24,12 +24,8 @@ import time
 from pathlib import Path
 
 from cnncourse import config
+from cnncourse.pneumonia.defaults import FULL_DEFAULTS, lab_default
 
-DEFAULTS = {  # (full, fast)
-    "epochs": (6, 1),
-    "fine_tune_epochs": (10, 1),
-    "image_size": (224, 96),
-}
 FAST_DEMO = {"n_per_class": {"NORMAL": 30, "PNEUMONIA": 87}, "size_range": (256, 400), "defects": True}
 
 
@@ -37,15 +33,17 @@ def _write_figure(fig, path: Path) -> None:
     fig.write_html(path, include_plotlyjs="directory")  # plotly.min.js once, next to the pages
 
 
-def run_lab(data_dir=None, out=None, *, backbone: str = "mobilenetv2", image_size: int | None = None,
-            epochs: int | None = None, fine_tune_epochs: int | None = None, batch_size: int = 32,
-            demo: bool = False, fine_tune_layers: int = 50, target_sensitivity: float = 0.95,
-            seed: int = 0) -> Path:
+def run_lab(data_dir=None, out=None, *, backbone: str = FULL_DEFAULTS["backbone"],
+            image_size: int | None = None, epochs: int | None = None,
+            fine_tune_epochs: int | None = None, batch_size: int = FULL_DEFAULTS["batch_size"],
+            demo: bool = False, fine_tune_layers: int = FULL_DEFAULTS["fine_tune_layers"],
+            target_sensitivity: float = 0.95, seed: int = 0) -> Path:
     """Run the lab end to end and return the run folder (see the module docstring).
 
     ``demo=True`` falls back to synthetic demo X-rays when the real data cannot be had; without
-    it, missing data or credentials raise ``DataUnavailable``. Epochs and image size default to
-    full-mode values (6 + 10 epochs, 224 px) or, with ``CNNCOURSE_FAST=1``, to 1 + 1 epochs at 96 px.
+    it, missing data or credentials raise ``DataUnavailable``. Epochs and image size left at None
+    come from :data:`~cnncourse.pneumonia.defaults.LAB_DEFAULTS` for the current mode (full:
+    6 + 10 epochs at 224 px; fast, ``CNNCOURSE_FAST=1``: 1 + 1 epochs at 96 px).
     """
     from cnncourse import plots
     from cnncourse.pneumonia.auditing import audit
@@ -56,7 +54,7 @@ def run_lab(data_dir=None, out=None, *, backbone: str = "mobilenetv2", image_siz
     from cnncourse.pneumonia.training import train
 
     start = time.perf_counter()
-    settings = {k: v if v is not None else config.pick(*DEFAULTS[k]) for k, v in
+    settings = {k: v if v is not None else lab_default(k) for k, v in
                 {"epochs": epochs, "fine_tune_epochs": fine_tune_epochs, "image_size": image_size}.items()}
     data_path, data_label = find_data(data_dir, demo=None if demo else False,
                                       demo_options=FAST_DEMO if config.fast_mode() else None)

@@ -35,6 +35,7 @@ import numpy as np
 
 from cnncourse import config
 from cnncourse import validation as check
+from cnncourse.pneumonia.defaults import FULL_DEFAULTS
 from cnncourse.pneumonia.layout import labels_of
 
 METRIC_NAMES = ("loss", "accuracy", "auc", "pr_auc")
@@ -322,8 +323,10 @@ class _RunFolder:
         return history
 
 
-def train(train_files, val_files, *, backbone="mobilenetv2", image_size: int = 224, batch_size: int = 32,
-          epochs: int = 5, fine_tune_epochs: int = 5, fine_tune_layers: int = 30,
+def train(train_files, val_files, *, backbone=FULL_DEFAULTS["backbone"],
+          image_size: int = FULL_DEFAULTS["image_size"], batch_size: int = FULL_DEFAULTS["batch_size"],
+          epochs: int = FULL_DEFAULTS["epochs"], fine_tune_epochs: int = FULL_DEFAULTS["fine_tune_epochs"],
+          fine_tune_layers: int = FULL_DEFAULTS["fine_tune_layers"],
           learning_rate: float = 1e-3, fine_tune_learning_rate: float = 1e-5,
           weights="imagenet-or-random", dropout: float = 0.2, run_dir=None, augment: bool = True,
           resize: str = "pad", use_class_weights: bool = True, patience: int = 3, seed: int = 0, verbose="auto",
