@@ -303,13 +303,11 @@ def _scores_by_name(scores) -> dict[str, np.ndarray]:
 
 
 def _check_binary(y_true, scores: dict[str, np.ndarray]) -> np.ndarray:
-    y = np.asarray(y_true).ravel()
-    if y.size == 0 or not set(np.unique(y).tolist()) <= {0, 1} or len(np.unique(y)) != 2:
-        raise ValueError(f"y_true must hold both classes 0 and 1, got values {np.unique(y)[:5].tolist()}")
+    y = check.binary_labels("y_true", y_true, both_classes=True)
     for name, s in scores.items():
         if len(s) != len(y):
             raise ValueError(f"scores for {name!r} have {len(s)} entries for {len(y)} labels")
-    return y.astype(int)
+    return y
 
 
 def _threshold_for(threshold, name: str):

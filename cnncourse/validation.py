@@ -102,6 +102,20 @@ def numeric_array(name: str, value):
     return array
 
 
+def binary_labels(name: str, value, both_classes: bool = False):
+    """Binary labels as a flat int array of 0 (negative) and 1 (positive); with ``both_classes``
+    each must occur (a ROC curve needs both)."""
+    import numpy as np
+
+    labels = numeric_array(name, value).ravel()
+    found = np.unique(labels).tolist()
+    if labels.size == 0 or not set(found) <= {0, 1}:
+        raise ValueError(f"{name} must hold binary labels 0 and 1, got values {found[:5]}")
+    if both_classes and len(found) != 2:
+        raise ValueError(f"{name} must hold both classes 0 and 1, got only {found}")
+    return labels.astype(int)
+
+
 def keras_model(name: str, value):
     """A keras.Model (imports Keras only when called)."""
     import keras

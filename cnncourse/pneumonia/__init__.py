@@ -9,7 +9,8 @@ One submodule per step of the lab, all names importable from here:
 - ``split``: :func:`split_train_val` - stratified by class, grouped by patient
 - ``pipeline``: :func:`make_dataset` - tf.data from files, cached, augmented
 - ``training``: :func:`train` - class weights, two phases, checkpoints, resume, strategies
-- ``evaluation``: :func:`evaluate` - threshold on validation, test metrics with intervals, Grad-CAM
+- ``evaluation``: :func:`evaluate` - threshold on validation, test metrics with intervals
+- ``figures``: :func:`evaluation_figures` (ROC, PR, confusion), :func:`gradcam_examples`
 - ``demo``: :func:`make_demo_xrays` - synthetic X-rays for runs without the real data
 - ``lab``: :func:`run_lab`, :func:`lab_command` - the whole lab as a batch job
 - ``defaults``: :data:`LAB_DEFAULTS`, :func:`lab_default` - the one table of the lab's settings
@@ -33,7 +34,8 @@ _EXPORTS = {
     "demo": ["make_demo_xrays", "is_demo", "DEMO_LABEL"],
     "training": ["train", "TrainResult", "class_weights", "initial_bias", "pick_strategy", "baseline_cnn"],
     "evaluation": ["evaluate", "Evaluation", "binary_metrics", "choose_threshold", "roc_curve", "roc_auc",
-                 "average_precision", "bootstrap_ci", "gradcam_examples"],
+                 "average_precision", "bootstrap_ci"],
+    "figures": ["evaluation_figures", "gradcam_examples"],
     "lab": ["run_lab", "lab_command"],
     "defaults": ["LAB_DEFAULTS", "lab_default"],
 }

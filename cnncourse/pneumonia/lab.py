@@ -47,7 +47,8 @@ def run_lab(data_dir=None, out=None, *, backbone: str = FULL_DEFAULTS["backbone"
     """
     from cnncourse import plots
     from cnncourse.pneumonia.auditing import audit
-    from cnncourse.pneumonia.evaluation import evaluate, gradcam_examples
+    from cnncourse.pneumonia.evaluation import evaluate
+    from cnncourse.pneumonia.figures import evaluation_figures, gradcam_examples
     from cnncourse.pneumonia.getdata import find_data
     from cnncourse.pneumonia.layout import list_images
     from cnncourse.pneumonia.split import split_train_val
@@ -84,7 +85,7 @@ def run_lab(data_dir=None, out=None, *, backbone: str = FULL_DEFAULTS["backbone"
     (out / "metrics.json").write_text(json.dumps(metrics, indent=1))
     _write_figure(plots.plot_history(result.history, metrics=("loss", "auc"),
                                      title=f"Training history ({data_label})"), out / "history.html")
-    for name, fig in evaluation.figures(backbone).items():
+    for name, fig in evaluation_figures(evaluation, backbone).items():
         _write_figure(fig, out / f"{name}.html")
     gradcam_examples(result.model, evaluation).savefig(out / "gradcam.png", dpi=100)
 
