@@ -32,6 +32,7 @@ import numpy as np
 import tensorflow as tf
 
 from cnncourse import validation as check
+from cnncourse.nested import walk
 
 __all__ = [
     "split_model",
@@ -182,15 +183,9 @@ def _head(model, path, maps_spec, name=None):
 
 def _find_path(model, layer_name: str):
     """[layer, ...] from a direct layer of ``model`` down through nested models to ``layer_name``."""
-    for layer in model.layers:
-        if layer.name == layer_name:
-            return [layer]
-    for layer in model.layers:
-        if isinstance(layer, keras.Model):
-            try:
-                return [layer, *_find_path(layer, layer_name)]
-            except ValueError:
-                continue
+    found = [[*path, layer] for path, layer in walk(model) if layer.name == layer_name]
+    if found:
+        return min(found, key=len)  # the shallowest, the first of those
     raise ValueError(
         f"no layer named {layer_name!r} in model {model.name!r} or its nested models; "
         f"its layers are {[layer.name for layer in model.layers]}"

@@ -170,16 +170,15 @@ def plot_confusion_matrix(y_true, y_pred, class_names=None, normalize: bool = Fa
 
 def _first_conv_kernel(source):
     """The kernel (kh, kw, in, out) of a Conv2D layer, of a model's first Conv2D, or an array."""
-    if hasattr(source, "layers"):
-        for layer in source.layers:
-            if hasattr(layer, "layers") and layer.layers:
-                try:
-                    return _first_conv_kernel(layer)
-                except ValueError:
-                    continue
-            if type(layer).__name__ == "Conv2D":
-                return _first_conv_kernel(layer)
-        raise ValueError(f"model {source.name!r} has no Conv2D layer")
+    import keras
+
+    from cnncourse.nested import leaf_layers
+
+    if isinstance(source, keras.Model):
+        conv = [layer for layer in leaf_layers(source) if isinstance(layer, keras.layers.Conv2D)]
+        if not conv:
+            raise ValueError(f"model {source.name!r} has no Conv2D layer")
+        return np.asarray(conv[0].kernel)
     if hasattr(source, "kernel"):
         return np.asarray(source.kernel)
     kernel = np.asarray(source)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import pandas as pd
 
 from cnncourse import validation as check
+from cnncourse.nested import leaf_layers
 
 
 def _shape(layer) -> str:
@@ -37,22 +38,13 @@ def parameter_arithmetic(layer) -> str:
     return f"{arithmetic} = {total:,}" if len(parts) > 1 or "x" in arithmetic else f"{total:,}"
 
 
-def _layers(model):
-    """Layers in order, descending into nested models (a backbone inside a transfer model)."""
-    for layer in model.layers:
-        if hasattr(layer, "layers") and layer.layers:
-            yield from _layers(layer)
-        else:
-            yield layer
-
-
 def parameter_table(model, nested: bool = False) -> pd.DataFrame:
     """Per-layer table: name, type, output shape, parameters, arithmetic; total in ``.attrs['total']``.
 
     With ``nested=True`` the layers of nested models are listed one by one.
     """
     check.keras_model("model", model)
-    layers = list(_layers(model)) if nested else list(model.layers)
+    layers = leaf_layers(model) if nested else list(model.layers)
     rows = [
         {
             "layer": layer.name,
@@ -148,7 +140,7 @@ def count_macs(model) -> int:
     number "multiply-adds" or, loosely, "FLOPs" (VGG16: about 15.5 billion).
     """
     check.keras_model("model", model)
-    return sum(layer_macs(layer) for layer in _layers(model))
+    return sum(layer_macs(layer) for layer in leaf_layers(model))
 
 
 def _split_weights(layer) -> tuple[int, int]:
@@ -179,7 +171,7 @@ def layer_table(model, nested: bool = True) -> pd.DataFrame:
     """
     check.keras_model("model", model)
     rows = []
-    layers = list(_layers(model)) if nested else list(model.layers)
+    layers = leaf_layers(model) if nested else list(model.layers)
     inputs = getattr(model, "inputs", None) or []
     if not any(type(layer).__name__ == "InputLayer" for layer in layers):
         for tensor in inputs:  # Sequential models do not list their input layer
