@@ -179,7 +179,7 @@ def _load_backbone(name: str, input_shape: tuple, weights, timeout_s: float = 60
 
 def build_transfer_model(backbone="mobilenetv2", input_shape=(224, 224, 3), num_classes=2,
                          weights="imagenet", dropout=0.2, *, head_activation=None,
-                         output_bias=None, name=None) -> keras.Model:
+                         output_bias=None, name=None, return_source: bool = False):
     """A frozen pretrained backbone with a new classification head.
 
     ``backbone``: a name from :data:`BACKBONES` or your own ``keras.Model`` (used as it is; it
@@ -199,6 +199,9 @@ def build_transfer_model(backbone="mobilenetv2", input_shape=(224, 224, 3), num_
     not survive ``fit`` for layers that are trainable (keras-team/keras#20285); what keeps the
     batch-norm statistics fixed is that their layers stay frozen, which :func:`unfreeze_top`
     guarantees.
+
+    Returns the model, or with ``return_source=True`` ``(model, source)``: where the backbone's
+    weights came from (``"imagenet"``, ``"random (...)"``, ``"given model"``...), for reports.
     """
     check.integer("num_classes", num_classes)
     check.dropout("dropout", dropout)
@@ -237,8 +240,7 @@ def build_transfer_model(backbone="mobilenetv2", input_shape=(224, 224, 3), num_
     outputs = keras.layers.Dense(units, activation=activation, bias_initializer=bias,
                                  dtype="float32", name="head")(x)
     model = keras.Model(inputs, outputs, name=name or f"{base.name}_transfer")
-    model.weights_source = source  # plain attribute, for reports; not saved with the model
-    return model
+    return (model, source) if return_source else model
 
 
 def get_backbone(model: keras.Model) -> keras.Model:

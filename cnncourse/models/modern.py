@@ -95,7 +95,7 @@ GOOGLENET_MODULES = {
 }
 
 
-def googlenet(input_shape=(224, 224, 3), classes: int = 1000, dropout: float = 0.4) -> keras.Model:
+def googlenet(input_shape=(224, 224, 3), num_classes: int = 1000, dropout: float = 0.4) -> keras.Model:
     """GoogLeNet (Szegedy et al., *Going Deeper with Convolutions*, CVPR 2015, table 1), 224x224x3.
 
     Stem (7x7/2 conv, pool, LRN, 1x1 and 3x3 convs, LRN, pool), nine bottleneck inception modules
@@ -104,7 +104,7 @@ def googlenet(input_shape=(224, 224, 3), classes: int = 1000, dropout: float = 0
     only in training are left out.
     """
     input_shape = check.image_shape("input_shape", input_shape)
-    classes = check.integer("classes", classes)
+    num_classes = check.integer("num_classes", num_classes)
     inputs = keras.Input(shape=input_shape, name="image")
     x = layers.Conv2D(64, (7, 7), strides=2, padding="same", activation="relu", name="conv1_7x7")(inputs)
     x = layers.MaxPooling2D((3, 3), strides=2, padding="same", name="pool1")(x)
@@ -122,7 +122,7 @@ def googlenet(input_shape=(224, 224, 3), classes: int = 1000, dropout: float = 0
                              reduce_5x5=r5, filters_5x5=f5, pool_proj=pp, name=f"inception_{stage}")
     x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
     x = layers.Dropout(dropout, name="dropout")(x)
-    outputs = layers.Dense(classes, activation="softmax", name="predictions")(x)
+    outputs = layers.Dense(num_classes, activation="softmax", name="predictions")(x)
     return keras.Model(inputs, outputs, name="googlenet")
 
 
@@ -235,7 +235,7 @@ RESNET_STAGES = {
 }
 
 
-def resnet(depth: int = 50, input_shape=(224, 224, 3), classes: int = 1000,
+def resnet(depth: int = 50, input_shape=(224, 224, 3), num_classes: int = 1000,
            use_bias: bool = True) -> keras.Model:
     """ResNet-18/34/50/101/152 for ImageNet (He et al., CVPR 2016, table 1), input 224x224x3.
 
@@ -249,7 +249,7 @@ def resnet(depth: int = 50, input_shape=(224, 224, 3), classes: int = 1000,
     """
     check.one_of("depth", depth, sorted(RESNET_STAGES))
     input_shape = check.image_shape("input_shape", input_shape)
-    classes = check.integer("classes", classes)
+    num_classes = check.integer("num_classes", num_classes)
     kind, stages = RESNET_STAGES[depth]
     block = residual_block if kind == "basic" else bottleneck_block
     inputs = keras.Input(shape=input_shape, name="image")
@@ -262,11 +262,11 @@ def resnet(depth: int = 50, input_shape=(224, 224, 3), classes: int = 1000,
             stride = 2 if b == 1 and stage > 2 else 1
             x = block(x, filters, stride, use_bias=use_bias, name=f"conv{stage}_block{b}")
     x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
-    outputs = layers.Dense(classes, activation="softmax", name="predictions")(x)
+    outputs = layers.Dense(num_classes, activation="softmax", name="predictions")(x)
     return keras.Model(inputs, outputs, name=f"resnet{depth}")
 
 
-def cifar_resnet(depth: int = 20, input_shape=(32, 32, 3), classes: int = 10, width: int = 16,
+def cifar_resnet(depth: int = 20, input_shape=(32, 32, 3), num_classes: int = 10, width: int = 16,
                  shortcut: str = "pad") -> keras.Model:
     """The small ResNets of He et al.'s CIFAR-10 experiments (CVPR 2016, sec. 4.2), 32x32x3.
 
@@ -283,7 +283,7 @@ def cifar_resnet(depth: int = 20, input_shape=(32, 32, 3), classes: int = 10, wi
         raise ValueError(f"depth must be 6n + 2 with n >= 1 (8, 14, 20, 32, 44, 56, 110...), got {depth!r}")
     check.one_of("shortcut", shortcut, SHORTCUTS)
     input_shape = check.image_shape("input_shape", input_shape)
-    classes = check.integer("classes", classes)
+    num_classes = check.integer("num_classes", num_classes)
     n = (depth - 2) // 6
     inputs = keras.Input(shape=input_shape, name="image")
     x = _conv_bn(inputs, width, 3, 1, "conv1", use_bias=False, momentum=0.9)
@@ -293,7 +293,7 @@ def cifar_resnet(depth: int = 20, input_shape=(32, 32, 3), classes: int = 10, wi
             x = residual_block(x, filters, stride, shortcut=shortcut, use_bias=False,
                                name=f"conv{stage}_block{b}", bn_momentum=0.9)
     x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
-    outputs = layers.Dense(classes, activation="softmax", name="predictions")(x)
+    outputs = layers.Dense(num_classes, activation="softmax", name="predictions")(x)
     kind = "plain" if shortcut == "none" else "resnet"
     return keras.Model(inputs, outputs, name=f"{kind}{depth}")
 
@@ -314,16 +314,16 @@ def _dense_layer(x, growth_rate, name):
     return layers.Concatenate(name=f"{name}_concat")([x, y])
 
 
-def dense_block(x, layers: int, growth_rate: int = 32, name: str = "dense"):
+def dense_block(x, num_layers: int, growth_rate: int = 32, name: str = "dense"):
     """A dense block (Huang et al., *Densely Connected Convolutional Networks*, CVPR 2017).
 
-    ``layers`` composite layers (BN-ReLU-1x1 conv with 4k filters, BN-ReLU-3x3 conv with k =
+    ``num_layers`` composite layers (BN-ReLU-1x1 conv with 4k filters, BN-ReLU-3x3 conv with k =
     ``growth_rate`` filters); each one's k new feature maps are concatenated to everything
-    before, so the block's output has ``input channels + layers * growth_rate`` channels.
+    before, so the block's output has ``input channels + num_layers * growth_rate`` channels.
     """
-    check.integer("layers", layers)
+    check.integer("num_layers", num_layers)
     check.integer("growth_rate", growth_rate)
-    for i in range(1, layers + 1):
+    for i in range(1, num_layers + 1):
         x = _dense_layer(x, growth_rate, name=f"{name}_block{i}")
     return x
 
@@ -338,7 +338,7 @@ def transition_block(x, reduction: float = 0.5, name: str = "transition"):
     return layers.AveragePooling2D((2, 2), strides=2, name=f"{name}_pool")(x)
 
 
-def densenet121(input_shape=(224, 224, 3), classes: int = 1000, growth_rate: int = 32,
+def densenet121(input_shape=(224, 224, 3), num_classes: int = 1000, growth_rate: int = 32,
                 blocks: Sequence[int] = (6, 12, 24, 16)) -> keras.Model:
     """DenseNet-121 (Huang et al., CVPR 2017, table 1), input 224x224x3.
 
@@ -348,7 +348,7 @@ def densenet121(input_shape=(224, 224, 3), classes: int = 1000, growth_rate: int
     ``keras.applications.DenseNet121`` (whose conventions and layer names it follows).
     """
     input_shape = check.image_shape("input_shape", input_shape)
-    classes = check.integer("classes", classes)
+    num_classes = check.integer("num_classes", num_classes)
     inputs = keras.Input(shape=input_shape, name="image")
     x = layers.ZeroPadding2D(3, name="conv1_pad")(inputs)
     x = layers.Conv2D(2 * growth_rate, (7, 7), strides=2, use_bias=False, name="conv1_conv")(x)
@@ -363,7 +363,7 @@ def densenet121(input_shape=(224, 224, 3), classes: int = 1000, growth_rate: int
     x = layers.BatchNormalization(epsilon=BN_EPSILON, name="bn")(x)
     x = layers.Activation("relu", name="relu")(x)
     x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
-    outputs = layers.Dense(classes, activation="softmax", name="predictions")(x)
+    outputs = layers.Dense(num_classes, activation="softmax", name="predictions")(x)
     return keras.Model(inputs, outputs, name="densenet121")
 
 
@@ -396,7 +396,7 @@ MOBILENET_BLOCKS = ((64, 1), (128, 2), (128, 1), (256, 2), (256, 1), (512, 2),
                     (512, 1), (512, 1), (512, 1), (512, 1), (512, 1), (1024, 2), (1024, 1))
 
 
-def mobilenet(input_shape=(224, 224, 3), classes: int = 1000, alpha: float = 1.0,
+def mobilenet(input_shape=(224, 224, 3), num_classes: int = 1000, alpha: float = 1.0,
               dropout: float = 1e-3) -> keras.Model:
     """MobileNet v1 (Howard et al., *MobileNets: Efficient Convolutional Neural Networks for Mobile
     Vision Applications*, 2017, table 1), input 224x224x3.
@@ -407,7 +407,7 @@ def mobilenet(input_shape=(224, 224, 3), classes: int = 1000, alpha: float = 1.0
     ``keras.applications.MobileNet`` (same conventions), and about 569 million multiply-adds.
     """
     input_shape = check.image_shape("input_shape", input_shape)
-    classes = check.integer("classes", classes)
+    num_classes = check.integer("num_classes", num_classes)
     check.number("alpha", alpha, 0, None, "()")
     inputs = keras.Input(shape=input_shape, name="image")
     x = layers.Conv2D(int(32 * alpha), (3, 3), strides=2, padding="same", use_bias=False, name="conv1")(inputs)
@@ -417,8 +417,8 @@ def mobilenet(input_shape=(224, 224, 3), classes: int = 1000, alpha: float = 1.0
         x = depthwise_separable_block(x, int(filters * alpha), stride, name=f"block{i}")
     x = layers.GlobalAveragePooling2D(keepdims=True, name="avg_pool")(x)
     x = layers.Dropout(dropout, name="dropout")(x)
-    x = layers.Conv2D(classes, (1, 1), name="conv_preds")(x)
-    x = layers.Reshape((classes,), name="reshape")(x)
+    x = layers.Conv2D(num_classes, (1, 1), name="conv_preds")(x)
+    x = layers.Reshape((num_classes,), name="reshape")(x)
     outputs = layers.Activation("softmax", name="predictions")(x)
     return keras.Model(inputs, outputs, name=f"mobilenet_{alpha:g}")
 

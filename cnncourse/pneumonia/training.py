@@ -385,16 +385,16 @@ def train(train_files, val_files, *, backbone=FULL_DEFAULTS["backbone"],
             if is_baseline:
                 model = baseline_cnn(image_size)
                 model.get_layer("head").bias.assign([bias])
-                model.weights_source = "trained from scratch"
+                source = "trained from scratch"
             else:
                 if callable(backbone) and not isinstance(backbone, (str, keras.Model)):
                     backbone = backbone()  # built here, inside the strategy's scope
-                model = transfer.build_transfer_model(backbone, (image_size, image_size, 3), weights=weights,
-                                                      dropout=dropout, output_bias=bias)
+                model, source = transfer.build_transfer_model(
+                    backbone, (image_size, image_size, 3), weights=weights, dropout=dropout,
+                    output_bias=bias, return_source=True)
         finally:
             keras.config.set_dtype_policy(previous_policy)
         compile_model(model, learning_rate, jit)
-    source = getattr(model, "weights_source", "given model")
 
     arguments.update(train_files=train_files, val_files=val_files)
     run = _RunFolder(run_dir, fingerprint(arguments, model, source))
@@ -404,9 +404,11 @@ def train(train_files, val_files, *, backbone=FULL_DEFAULTS["backbone"],
                 "instead of training again.")
         print(note)
         s = run.state
-        return TrainResult(keras.saving.load_model(run_dir / "model.keras"), run.history(), run_dir,
-                           s["best_val_auc"], s["weights_source"], s["strategy"], s["mixed_precision"],
-                           s["jit_compile"], time.perf_counter() - start, [note])
+        return TrainResult(model=keras.saving.load_model(run_dir / "model.keras"),
+                           history=run.history(), run_dir=run_dir, best_val_auc=s["best_val_auc"],
+                           weights_source=s["weights_source"], strategy=s["strategy"],
+                           mixed_precision=s["mixed_precision"], jit_compile=s["jit_compile"],
+                           seconds=time.perf_counter() - start, notes=[note])
 
     train_ds = make_dataset(train_files, image_size=image_size, batch_size=batch_size, training=True,
                             augment=augment, cache=cache, resize=resize, seed=seed)
@@ -451,5 +453,7 @@ def train(train_files, val_files, *, backbone=FULL_DEFAULTS["backbone"],
     history.to_csv(run_dir / "history.csv", index=False)
     run.save(complete=True, best_val_auc=best, weights_source=source, strategy=describe_strategy(strategy),
              mixed_precision=mixed, jit_compile=jit)
-    return TrainResult(model, history, run_dir, best, source, describe_strategy(strategy), mixed, jit,
-                       time.perf_counter() - start, notes)
+    return TrainResult(model=model, history=history, run_dir=run_dir, best_val_auc=best,
+                       weights_source=source, strategy=describe_strategy(strategy),
+                       mixed_precision=mixed, jit_compile=jit,
+                       seconds=time.perf_counter() - start, notes=notes)

@@ -4,7 +4,7 @@ The notebooks keep ``model.compile(...)`` and ``model.fit(...)`` in plain sight 
 lesson); this module only removes the repetition around them::
 
     history = model.fit(x, y, epochs=20, validation_split=0.1,
-                        callbacks=training.standard_callbacks(patience=3))
+                        callbacks=callbacks.standard_callbacks(patience=3))
 
 ``standard_callbacks`` stops when the validation loss has not improved for ``patience`` epochs
 and puts back the weights of the best epoch, so the model evaluated afterwards is the best one
