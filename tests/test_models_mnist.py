@@ -1,6 +1,8 @@
 """The MNIST builders against the lecture's numbers (parameter counts and output shapes derived
 by hand on the slides) and against Keras itself (shapes, inference), plus the shared callbacks."""
 
+import re
+
 import keras
 import numpy as np
 import pytest
@@ -68,8 +70,15 @@ def test_builders_return_uncompiled_models_starting_with_an_input(builder):
     assert isinstance(model, keras.Model)
     assert not model.compiled
     assert len(model.inputs) == 1 and model.inputs[0].shape[0] is None
-    assert model.__doc__ or builder.__doc__
     assert builder.__name__ in mnist_models.__all__
+
+
+@pytest.mark.parametrize("builder", [mlp, simple_cnn, lecture_cnn, conv_model, lenet5])
+def test_docstring_states_the_parameter_count_of_the_default_model(builder):
+    # the docstrings are read beside the slides: their hand-worked counts must stay true
+    stated = re.search(r"\*\*([\d,]+) parameters\*\*", builder.__doc__ or "")
+    assert stated, f"{builder.__name__}'s docstring states no **N parameters**"
+    assert int(stated.group(1).replace(",", "")) == builder().count_params()
 
 
 def test_class_count_changes_only_the_output_layer():

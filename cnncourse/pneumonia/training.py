@@ -38,8 +38,6 @@ from cnncourse import validation as check
 from cnncourse.pneumonia.defaults import FULL_DEFAULTS
 from cnncourse.pneumonia.layout import labels_of
 
-METRIC_NAMES = ("loss", "accuracy", "auc", "pr_auc")
-
 
 def class_weights(labels) -> dict[int, float]:
     """``{0: w0, 1: w1}`` with ``w_c = n / (2 n_c)``: both classes weigh the same in the loss.
