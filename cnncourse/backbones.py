@@ -16,7 +16,9 @@ class Backbone:
     """A keras.applications network usable as a frozen feature extractor."""
 
     application: str  # class name in keras.applications
-    preprocessing: str  # "tf" ([-1, 1]), "torch" (ImageNet mean/std), "caffe" (BGR, mean), "none" (built in)
+    # what the network's preprocess_input does: "tf" ([-1, 1]), "torch" (ImageNet mean/std),
+    # "caffe" (BGR, mean), "none" (built into the model)
+    preprocessing: str
     default_size: int
     paper: str
 
@@ -32,7 +34,8 @@ BACKBONES: dict[str, Backbone] = {
     "resnet50v2": Backbone("ResNet50V2", "tf", 224, "He et al. 2016, Identity mappings"),
     "inceptionv3": Backbone("InceptionV3", "tf", 299, "Szegedy et al. 2016, Rethinking Inception"),
     "efficientnetv2b0": Backbone("EfficientNetV2B0", "none", 224, "Tan & Le 2021, EfficientNetV2"),
-    "convnexttiny": Backbone("ConvNeXtTiny", "none", 224, "Liu et al. 2022, A ConvNet for the 2020s"),
+    "convnexttiny": Backbone("ConvNeXtTiny", "none", 224,
+                             "Liu et al. 2022, A ConvNet for the 2020s"),
 }
 
 #: The names :func:`cnncourse.transfer.build_transfer_model` accepts, in the table's order.

@@ -34,7 +34,8 @@ def early_stopping(patience: int = 3, monitor: str = "val_loss") -> keras.callba
     if not isinstance(monitor, str) or not monitor:
         raise ValueError(f"monitor must be a metric name such as 'val_loss', got {monitor!r}")
     return keras.callbacks.EarlyStopping(
-        monitor=monitor, patience=check.integer("patience (epochs)", patience, minimum=0), restore_best_weights=True, verbose=0
+        monitor=monitor, patience=check.integer("patience (epochs)", patience, minimum=0),
+        restore_best_weights=True, verbose=0,
     )
 
 
@@ -47,7 +48,8 @@ def best_checkpoint(path, monitor: str = "val_loss") -> keras.callbacks.ModelChe
     elif path.suffix == ".keras":
         weights_only = False
     else:
-        raise ValueError(f"checkpoint path must end in .keras (whole model) or .weights.h5 (weights), got {str(path)!r}")
+        raise ValueError("checkpoint path must end in .keras (whole model) or .weights.h5 "
+                         f"(weights), got {str(path)!r}")
     path.parent.mkdir(parents=True, exist_ok=True)
     return keras.callbacks.ModelCheckpoint(
         str(path), monitor=monitor, save_best_only=True, save_weights_only=weights_only, verbose=0
@@ -75,7 +77,8 @@ def best_epoch(history, monitor: str = "val_loss") -> int:
     values = history.history if hasattr(history, "history") else history
     if not isinstance(values, Mapping) or monitor not in values:
         held = sorted(values) if isinstance(values, Mapping) else type(history).__name__
-        raise ValueError(f"history has no {monitor!r} (it holds {held}); did fit get validation data?")
+        raise ValueError(f"history has no {monitor!r} (it holds {held}); "
+                         "did fit get validation data?")
     series = list(values[monitor])
     if not series:
         raise ValueError(f"history[{monitor!r}] is empty")

@@ -91,7 +91,8 @@ def image_shape(name: str, value) -> tuple[int, int, int]:
 
 
 def numeric_array(name: str, value):
-    """A NumPy array of numbers (bool, int or float) made from ``value`` (imports NumPy when called)."""
+    """A NumPy array of numbers (bool, int or float) made from ``value`` (imports NumPy when
+    called)."""
     import numpy as np
 
     if value is None or isinstance(value, str | bytes):

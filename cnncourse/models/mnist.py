@@ -60,7 +60,8 @@ def _image_shape(name: str, input_shape, steps, what: str) -> tuple[int, int, in
 # ---------------------------------------------------------------------------------------------
 
 def mlp(input_shape=(28, 28, 1), num_classes: int = 10, hidden_units: int = 784) -> keras.Model:
-    """The densely connected network of the lecture: Flatten -> Dense(784, relu) -> Dense(10, softmax).
+    """The densely connected network of the lecture:
+    Flatten -> Dense(784, relu) -> Dense(10, softmax).
 
     Slide "MNIST with a fully connected network": every pixel is wired to every hidden unit,
     784 x 784 + 784 = 615,440 weights in the hidden layer and 784 x 10 + 10 = 7,850 in the
@@ -203,8 +204,8 @@ def lenet5(input_shape=(32, 32, 1), num_classes: int = 10, activation: str = "ta
     stack = [keras.Input(shape=shape, name="digits")]
     if height < 32 or width < 32:
         pad_h, pad_w = max(0, 32 - height), max(0, 32 - width)
-        stack.append(layers.ZeroPadding2D(((pad_h // 2, pad_h - pad_h // 2), (pad_w // 2, pad_w - pad_w // 2)),
-                                          name="pad_to_32"))
+        padding = ((pad_h // 2, pad_h - pad_h // 2), (pad_w // 2, pad_w - pad_w // 2))
+        stack.append(layers.ZeroPadding2D(padding, name="pad_to_32"))
     stack += [
         layers.Conv2D(6, (5, 5), activation=activation, name="c1"),
         layers.AveragePooling2D((2, 2), strides=2, name="s2"),

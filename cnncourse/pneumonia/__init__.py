@@ -4,7 +4,8 @@ One submodule per step of the lab, all names importable from here:
 
 - ``getdata``: Kaggle credentials and download (:func:`download`), :func:`find_data` (real data,
   or labelled synthetic demo data); ``extract``: :func:`safe_extract`
-- ``auditing``: :func:`audit` - counts, image modes and sizes, unreadable files, duplicates, patients
+- ``auditing``: :func:`audit` - counts, image modes and sizes, unreadable files, duplicates,
+  patients
 - ``layout``: :func:`patient_id`, :func:`list_images`, :func:`label_of` for the Kaggle layout
 - ``split``: :func:`split_train_val` - stratified by class, grouped by patient
 - ``pipeline``: :func:`make_dataset` - tf.data from files, cached, augmented
@@ -27,13 +28,16 @@ import importlib
 _EXPORTS = {
     "getdata": ["DATASET", "DataUnavailable", "download", "find_data", "verify_dataset"],
     "extract": ["safe_extract", "UnsafeArchiveError"],
-    "layout": ["CLASSES", "SPLITS", "KAGGLE_COUNTS", "patient_id", "label_of", "labels_of", "list_images"],
+    "layout": ["CLASSES", "SPLITS", "KAGGLE_COUNTS", "patient_id", "label_of", "labels_of",
+               "list_images"],
     "auditing": ["audit", "AuditReport"],
     "split": ["split_train_val", "patients_in_both"],
     "pipeline": ["make_dataset", "xray_augmentation", "decode_and_resize"],
     "demo": ["make_demo_xrays", "is_demo", "DEMO_LABEL"],
-    "training": ["train", "TrainResult", "class_weights", "initial_bias", "pick_strategy", "baseline_cnn"],
-    "evaluation": ["evaluate", "Evaluation", "binary_metrics", "choose_threshold", "roc_curve", "roc_auc",
+    "training": ["train", "TrainResult", "class_weights", "initial_bias", "pick_strategy",
+                 "baseline_cnn"],
+    "evaluation": ["evaluate", "Evaluation", "binary_metrics", "choose_threshold", "roc_curve",
+                   "roc_auc",
                  "average_precision", "bootstrap_ci"],
     "figures": ["evaluation_figures", "gradcam_examples"],
     "lab": ["run_lab", "lab_command"],

@@ -45,7 +45,8 @@ def patient_id(filename) -> str:
         raise TypeError(f"expected a file name or path, got {type(filename).__name__}")
     stem = Path(filename).stem
     if not stem:
-        raise ValueError(f"expected an image file name like person1_bacteria_1.jpeg, got {filename!r}")
+        raise ValueError("expected an image file name like person1_bacteria_1.jpeg, "
+                         f"got {filename!r}")
     for pattern in (_PERSON, _STUDY):
         found = pattern.match(stem)
         if found:
@@ -63,7 +64,8 @@ def label_of(path) -> int:
 
 def is_image(path: Path) -> bool:
     """A visible image file (not a macOS ``._`` resource fork or a hidden file)."""
-    return path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES and not path.name.startswith(".")
+    return (path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES
+            and not path.name.startswith("."))
 
 
 def list_images(data_dir, split: str) -> list[Path]:

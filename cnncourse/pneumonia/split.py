@@ -22,7 +22,8 @@ def patients_in_both(files_a, files_b) -> list[str]:
     return sorted({patient_id(p) for p in files_a} & {patient_id(p) for p in files_b})
 
 
-def split_train_val(data_dir, val_fraction: float = 0.15, seed: int = 0, exclude=()) -> tuple[list[Path], list[Path]]:
+def split_train_val(data_dir, val_fraction: float = 0.15, seed: int = 0,
+                    exclude=()) -> tuple[list[Path], list[Path]]:
     """``(train_files, val_files)``: the images of ``data_dir/train``, grouped by patient.
 
     Within each class, patients are shuffled (``seed``) and moved to validation until about
@@ -40,7 +41,8 @@ def split_train_val(data_dir, val_fraction: float = 0.15, seed: int = 0, exclude
             if label_of(path) == label:
                 groups.setdefault(patient_id(path), []).append(path)
         if len(groups) < 2:
-            raise ValueError(f"need at least 2 {name} patients in {data_dir}/train to split, found {len(groups)}")
+            raise ValueError(f"need at least 2 {name} patients in {data_dir}/train to split, "
+                             f"found {len(groups)}")
         target = val_fraction * sum(map(len, groups.values()))
         taken = 0
         for patient in rng.permutation(sorted(groups)):
