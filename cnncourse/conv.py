@@ -381,6 +381,15 @@ def _pool_windows(x, size, stride, padding, fill):
     return windows[:out_h, :out_w], image, widths, size, stride
 
 
+def _pool_input(x) -> tuple[np.ndarray, float]:
+    """The image as (H, W, C), integers widened to int64, and the padding value that never wins
+    a max (-inf, or the smallest int64)."""
+    image = _as_image(x)
+    if image.dtype.kind in "biu":
+        return image.astype(np.int64), np.iinfo(np.int64).min
+    return image, -np.inf
+
+
 def max_pool2d(x, size=2, stride=None, padding="valid"):
     """Max pooling of an (H, W) or (H, W, C) image, each channel on its own (like keras MaxPooling2D).
 
@@ -392,10 +401,7 @@ def max_pool2d(x, size=2, stride=None, padding="valid"):
     array([[4, 1],
            [1, 8]])
     """
-    image = _as_image(x)
-    fill = -np.inf if image.dtype.kind == "f" else np.iinfo(np.int64).min
-    if image.dtype.kind in "biu":
-        image = image.astype(np.int64)
+    image, fill = _pool_input(x)
     windows, *_ = _pool_windows(image, size, stride, padding, fill)
     out = windows.max(axis=(-2, -1))
     return out if np.ndim(x) == 3 else out[:, :, 0]
@@ -420,10 +426,7 @@ def max_pool2d_backward(x, grad_out, size=2, stride=None, padding="valid"):
     every other pixel of the window gets 0. When windows overlap (stride < size) a pixel that
     wins several windows receives the sum of their gradients.
     """
-    image = _as_image(x)
-    fill = -np.inf if image.dtype.kind == "f" else np.iinfo(np.int64).min
-    if image.dtype.kind in "biu":
-        image = image.astype(np.int64)
+    image, fill = _pool_input(x)
     windows, _, widths, size, stride = _pool_windows(image, size, stride, padding, fill)
     out_h, out_w, channels = windows.shape[:3]
     grad = _as_image(grad_out, "grad_out")

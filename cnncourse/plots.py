@@ -63,6 +63,12 @@ def plot_history(histories, metrics: Sequence[str] = ("loss", "accuracy"), title
     return fig
 
 
+def _grid(n: int, ncols: int) -> tuple[int, int]:
+    """(rows, columns) of a grid of ``n`` panels at most ``ncols`` wide."""
+    ncols = min(check.integer("ncols", ncols), n)
+    return -(-n // ncols), ncols
+
+
 def show_images(images, labels=None, predictions=None, class_names=None, ncols: int = 10,
                 size: float = 1.2, cmap: str = "gray", title: str | None = None):
     """Grid of images with their true labels and, if given, predictions; mistakes in red.
@@ -78,9 +84,7 @@ def show_images(images, labels=None, predictions=None, class_names=None, ncols: 
     for name, values in (("labels", labels), ("predictions", predictions)):
         if values is not None and len(values) != n:
             raise ValueError(f"{name} has {len(values)} entries for {n} images")
-    check.integer("ncols", ncols)
-    ncols = min(ncols, n)
-    nrows = -(-n // ncols)
+    nrows, ncols = _grid(n, ncols)
     fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows * 1.15), squeeze=False)
 
     def name_of(k):
@@ -202,9 +206,7 @@ def plot_filters(source, channel: int = 0, ncols: int = 8, size: float = 1.0, cm
     kh, kw, cin, cout = kernel.shape
     if not 0 <= channel < cin:
         raise ValueError(f"channel must be in [0, {cin}), got {channel}")
-    check.integer("ncols", ncols)
-    ncols = min(ncols, cout)
-    nrows = -(-cout // ncols)
+    nrows, ncols = _grid(cout, ncols)
     fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows), squeeze=False)
     limit = float(np.abs(kernel[:, :, channel, :]).max()) or 1.0
     for ax in axes.flat:
