@@ -123,6 +123,79 @@ def _set_repo(args) -> int:
     return 0
 
 
+def _add_lab_parser(sub) -> None:
+    """``lab``: its choices and defaults from the one table (cnncourse.pneumonia.defaults)."""
+    from cnncourse.backbones import BACKBONE_NAMES
+    from cnncourse.pneumonia.defaults import LAB_DEFAULTS as D
+
+    def default(name: str) -> str:
+        full, fast = D[name]
+        return f"default {full}; {fast} in fast mode"
+
+    p = sub.add_parser("lab", help="run a lab as a batch job")
+    p.add_argument("lab", choices=["pneumonia"])
+    p.add_argument("--backbone", default=D["backbone"], choices=["baseline", *BACKBONE_NAMES],
+                   help=f"pretrained backbone, or 'baseline' (small CNN from scratch); "
+                        f"default {D['backbone']}")
+    p.add_argument("--image-size", type=int, default=None,
+                   help=f"pixels per side ({default('image_size')})")
+    p.add_argument("--epochs", type=int, default=None,
+                   help=f"head-training epochs ({default('epochs')})")
+    p.add_argument("--fine-tune-epochs", type=int, default=None,
+                   help=f"fine-tuning epochs ({default('fine_tune_epochs')})")
+    p.add_argument("--batch-size", type=int, default=D["batch_size"])
+    p.add_argument("--data-dir", type=Path, default=None,
+                   help="folder with train/ val/ test/ (default: download from Kaggle into the cache)")
+    p.add_argument("--out", type=Path, default=None,
+                   help="run folder (default runs/pneumonia-DATE-TIME); the same folder resumes a run")
+    p.add_argument("--demo", action="store_true",
+                   help="use synthetic demo X-rays when the real data or Kaggle credentials are missing")
+    p.set_defaults(func=_lab)
+
+
+def _add_doctor_parser(sub) -> None:
+    p = sub.add_parser("doctor", help="check this machine for the course: versions, accelerator, "
+                                      "downloads, Kaggle credentials, one training step, "
+                                      "pipeline speed")
+    p.add_argument("--online", action="store_true",
+                   help="download what is missing (once, into the cache) and ask Kaggle whether "
+                        "the credentials are valid; without it only what is cached is checked "
+                        "and no connection is made")
+    p.add_argument("--json", type=Path, default=None, metavar="PATH",
+                   help="also write the report as JSON")
+    p.add_argument("--timeout", type=float, default=30.0,
+                   help="seconds a network connection may hang before a download counts as "
+                        "unreachable (default 30)")
+    p.set_defaults(func=_doctor)
+
+
+def _add_grade_parser(sub) -> None:
+    p = sub.add_parser("grade", help="grade submitted notebooks")
+    p.add_argument("submissions", nargs="+", type=Path,
+                   help="submitted .ipynb files (folders: every .ipynb inside)")
+    p.add_argument("--out", type=Path, default=Path("grades.csv"),
+                   help="the grades table (default: grades.csv)")
+    p.add_argument("--timeout", type=int, default=600, help="seconds per cell (default: 600)")
+    p.add_argument("--total-timeout", type=int, default=3600,
+                   help="seconds per submission, all cells together (default: 3600)")
+    p.add_argument("-j", "--jobs", type=int, default=1, help="submissions graded in parallel")
+    p.add_argument("--feedback", type=Path, default=None,
+                   help="folder for one feedback file per submission "
+                        "(default: feedback/ next to --out)")
+    p.add_argument("--tests", type=Path, default=None,
+                   help="instructor tests: a hidden_tests.json bundle from `assign` or a folder of "
+                        "instructor notebooks (default: this checkout's notebooks)")
+    p.add_argument("--fast", action="store_true",
+                   help="execute submissions in fast mode (CNNCOURSE_FAST=1)")
+    p.add_argument("--isolate-cache", action="store_true",
+                   help="give each submission its own empty CNNCOURSE_CACHE_DIR "
+                        "(default: the shared cache)")
+    p.add_argument("--keep-executed", type=Path, default=None, metavar="DIR",
+                   help="also save the executed notebooks here "
+                        "(instructor only: they contain the hidden tests)")
+    p.set_defaults(func=_grade)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m cnncourse", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -130,15 +203,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("env", help="environment report").set_defaults(func=_env)
 
-    p = sub.add_parser("doctor", help="check this machine for the course: versions, accelerator, downloads, "
-                                      "Kaggle credentials, one training step, pipeline speed")
-    p.add_argument("--online", action="store_true",
-                   help="download what is missing (once, into the cache) and ask Kaggle whether the credentials "
-                        "are valid; without it only what is cached is checked and no connection is made")
-    p.add_argument("--json", type=Path, default=None, metavar="PATH", help="also write the report as JSON")
-    p.add_argument("--timeout", type=float, default=30.0,
-                   help="seconds a network connection may hang before a download counts as unreachable (default 30)")
-    p.set_defaults(func=_doctor)
+    _add_doctor_parser(sub)
 
     p = sub.add_parser("course", help="execute every notebook and lab, write HTML pages")
     p.add_argument("names", nargs="*", help="only notebooks whose file name matches one of these patterns")
@@ -151,23 +216,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--full", action="store_true", help="execute in full mode instead of fast mode")
     p.set_defaults(func=_refresh)
 
-    p = sub.add_parser("lab", help="run a lab as a batch job")
-    p.add_argument("lab", choices=["pneumonia"])
-    p.add_argument("--backbone", default="mobilenetv2",
-                   choices=["baseline", "mobilenetv2", "efficientnetb0", "resnet50", "densenet121", "vgg16",
-                            "resnet50v2", "inceptionv3", "efficientnetv2b0", "convnexttiny"],
-                   help="pretrained backbone, or 'baseline' (small CNN from scratch); default mobilenetv2")
-    p.add_argument("--image-size", type=int, default=None, help="pixels per side (default 224; 96 in fast mode)")
-    p.add_argument("--epochs", type=int, default=None, help="head-training epochs (default 6; 1 in fast mode)")
-    p.add_argument("--fine-tune-epochs", type=int, default=None, help="fine-tuning epochs (default 10; 1 in fast mode)")
-    p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--data-dir", type=Path, default=None,
-                   help="folder with train/ val/ test/ (default: download from Kaggle into the cache)")
-    p.add_argument("--out", type=Path, default=None,
-                   help="run folder (default runs/pneumonia-DATE-TIME); the same folder resumes a run")
-    p.add_argument("--demo", action="store_true",
-                   help="use synthetic demo X-rays when the real data or Kaggle credentials are missing")
-    p.set_defaults(func=_lab)
+    _add_lab_parser(sub)
 
     p = sub.add_parser("assign", help="write student versions of the notebooks")
     p.add_argument("notebooks", nargs="*", type=Path, help="only these course notebooks (default: all)")
@@ -178,24 +227,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "(default: 'instructor' next to --out, e.g. build/instructor)")
     p.set_defaults(func=_assign)
 
-    p = sub.add_parser("grade", help="grade submitted notebooks")
-    p.add_argument("submissions", nargs="+", type=Path, help="submitted .ipynb files (folders: every .ipynb inside)")
-    p.add_argument("--out", type=Path, default=Path("grades.csv"), help="the grades table (default: grades.csv)")
-    p.add_argument("--timeout", type=int, default=600, help="seconds per cell (default: 600)")
-    p.add_argument("--total-timeout", type=int, default=3600,
-                   help="seconds per submission, all cells together (default: 3600)")
-    p.add_argument("-j", "--jobs", type=int, default=1, help="submissions graded in parallel")
-    p.add_argument("--feedback", type=Path, default=None,
-                   help="folder for one feedback file per submission (default: feedback/ next to --out)")
-    p.add_argument("--tests", type=Path, default=None,
-                   help="instructor tests: a hidden_tests.json bundle from `assign` or a folder of "
-                        "instructor notebooks (default: this checkout's notebooks)")
-    p.add_argument("--fast", action="store_true", help="execute submissions in fast mode (CNNCOURSE_FAST=1)")
-    p.add_argument("--isolate-cache", action="store_true",
-                   help="give each submission its own empty CNNCOURSE_CACHE_DIR (default: the shared cache)")
-    p.add_argument("--keep-executed", type=Path, default=None, metavar="DIR",
-                   help="also save the executed notebooks here (instructor only: they contain the hidden tests)")
-    p.set_defaults(func=_grade)
+    _add_grade_parser(sub)
 
     p = sub.add_parser("student-edition", help="write the student edition: student notebooks, package, data")
     p.add_argument("--out", type=Path, default=Path("build/student-edition"),

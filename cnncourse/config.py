@@ -37,7 +37,8 @@ def fast_mode() -> bool:
 
 
 def pick(full, fast):
-    """Return ``fast`` in fast mode and ``full`` otherwise, e.g. ``epochs = pick(full=12, fast=2)``."""
+    """Return ``fast`` in fast mode and ``full`` otherwise,
+    e.g. ``epochs = pick(full=12, fast=2)``."""
     return fast if fast_mode() else full
 
 
@@ -102,7 +103,8 @@ def _reset_global_seed_generator() -> None:
     """Keras < 3.13 only: ``set_random_seed`` keeps the global ``SeedGenerator`` that
     ``keras.random`` uses without a seed, so draws after re-seeding do not repeat. Drop it, as
     Keras 3.13+ does itself; it is recreated from the Python seed just set. The only private
-    Keras API in the package, for frozen old releases; tests/test_config.py fails if it stops working."""
+    Keras API in the package, for frozen old releases; tests/test_config.py fails if it stops
+    working."""
     from keras.src.backend.common import global_state
 
     global_state.set_global_attribute("global_seed_generator", None)

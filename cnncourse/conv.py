@@ -26,6 +26,8 @@ from typing import NamedTuple
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from cnncourse import validation as check
+
 __all__ = [
     "KERNELS",
     "ReceptiveField",
@@ -72,37 +74,20 @@ KERNELS: dict[str, np.ndarray] = {
 # --------------------------------------------------------------------------- argument checks
 
 
-def _is_int(value) -> bool:
-    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
-
-
-def _int(value, name: str, minimum: int) -> int:
-    if isinstance(value, (float, np.floating)) and not isinstance(value, bool):
-        raise ValueError(f"{name} must be a whole number (an int), got {value!r}")
-    if not _is_int(value):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
-    if value < minimum:
-        raise ValueError(f"{name} must be at least {minimum}, got {value}")
-    return int(value)
-
-
 def _pair(value, name: str, minimum: int = 1) -> tuple[int, int]:
     """An int or a pair of ints (rows, columns), each at least ``minimum``."""
     if isinstance(value, (tuple, list, np.ndarray)):
         if len(value) != 2:
             raise ValueError(f"{name} must be an int or a pair (rows, columns), got {value!r}")
-        return _int(value[0], f"{name}[0]", minimum), _int(value[1], f"{name}[1]", minimum)
-    n = _int(value, name, minimum)
+        return (check.integer(f"{name}[0]", value[0], minimum),
+                check.integer(f"{name}[1]", value[1], minimum))
+    n = check.integer(name, value, minimum)
     return n, n
 
 
 def _as_image(x, name: str = "x") -> np.ndarray:
     """x as an (H, W, C) array (a 2-D image gets C = 1)."""
-    if isinstance(x, (str, bytes)) or x is None:
-        raise TypeError(f"{name} must be an array of numbers, got {type(x).__name__}")
-    x = np.asarray(x)
-    if x.dtype.kind not in "biuf":
-        raise TypeError(f"{name} must hold numbers, got an array of dtype {x.dtype}")
+    x = check.numeric_array(name, x)
     if x.ndim == 2:
         x = x[:, :, None]
     elif x.ndim != 3:
@@ -114,11 +99,7 @@ def _as_image(x, name: str = "x") -> np.ndarray:
 
 def _as_kernel(kernel, channels: int) -> tuple[np.ndarray, bool]:
     """kernel as (kh, kw, C, K), and whether the output has a filter axis (4-D kernel)."""
-    if isinstance(kernel, (str, bytes)) or kernel is None:
-        raise TypeError(f"kernel must be an array of numbers, got {type(kernel).__name__}")
-    k = np.asarray(kernel)
-    if k.dtype.kind not in "biuf":
-        raise TypeError(f"kernel must hold numbers, got an array of dtype {k.dtype}")
+    k = check.numeric_array("kernel", kernel)
     if k.ndim not in (2, 3, 4):
         raise ValueError(
             f"kernel must have shape (kh, kw), (kh, kw, C) or (kh, kw, C, K), got shape {k.shape}"
@@ -154,8 +135,8 @@ def same_padding(n: int, f: int, stride: int = 1, dilation: int = 1) -> tuple[in
     >>> same_padding(6, 3, stride=2)
     (0, 1)
     """
-    n, f = _int(n, "n", 1), _int(f, "f", 1)
-    stride, dilation = _int(stride, "stride", 1), _int(dilation, "dilation", 1)
+    n, f = check.integer("n", n, 1), check.integer("f", f, 1)
+    stride, dilation = check.integer("stride", stride, 1), check.integer("dilation", dilation, 1)
     effective = (f - 1) * dilation + 1
     out = -(-n // stride)
     total = max((out - 1) * stride + effective - n, 0)
@@ -191,8 +172,8 @@ def padding_widths(padding, input_shape, kernel_shape, stride=1, dilation=1):
     """
     if len(input_shape) < 2 or len(kernel_shape) < 2:
         raise ValueError(f"input_shape and kernel_shape need (rows, columns), got {input_shape} and {kernel_shape}")
-    shape = tuple(_int(n, "input_shape", 1) for n in input_shape[:2])
-    kernel = tuple(_int(n, "kernel_shape", 1) for n in kernel_shape[:2])
+    shape = tuple(check.integer("input_shape", n, 1) for n in input_shape[:2])
+    kernel = tuple(check.integer("kernel_shape", n, 1) for n in kernel_shape[:2])
     return _padding_widths(padding, shape, kernel, _pair(stride, "stride"), _pair(dilation, "dilation"))
 
 
@@ -226,9 +207,7 @@ def pad(x, width, value=0):
 
 def relu(x):
     """Rectified linear unit, max(x, 0) elementwise."""
-    x = np.asarray(x)
-    if x.dtype.kind not in "biuf":
-        raise TypeError(f"relu needs numbers, got an array of dtype {x.dtype}")
+    x = check.numeric_array("x", x)
     return np.maximum(x, 0)
 
 
@@ -254,10 +233,9 @@ def output_size(n, f, stride=1, padding=0, mode="strict", dilation=1) -> int:
     >>> output_size(7, 3, stride=3, mode="floor"), output_size(7, 3, stride=3, mode="ceil")
     (2, 3)
     """
-    n, f = _int(n, "n (input size)", 1), _int(f, "f (filter size)", 1)
-    stride, dilation = _int(stride, "stride", 1), _int(dilation, "dilation", 1)
-    if mode not in OUTPUT_SIZE_MODES:
-        raise ValueError(f"mode must be one of {OUTPUT_SIZE_MODES}, got {mode!r}")
+    n, f = check.integer("n (input size)", n, 1), check.integer("f (filter size)", f, 1)
+    stride, dilation = check.integer("stride", stride, 1), check.integer("dilation", dilation, 1)
+    check.one_of("mode", mode, OUTPUT_SIZE_MODES)
     span = (f - 1) * dilation + 1
     if isinstance(padding, str):
         if padding.lower() not in PADDING_MODES:
@@ -265,7 +243,7 @@ def output_size(n, f, stride=1, padding=0, mode="strict", dilation=1) -> int:
         if padding.lower() == "same":
             return -(-n // stride)
         padding = 0 if padding.lower() == "valid" else span - 1
-    p = _int(padding, "padding", 0)
+    p = check.integer("padding", padding, 0)
     room = n + 2 * p - span
     what = f"(N + 2P - F) / S + 1 = ({n} + 2*{p} - {span}) / {stride} + 1"
     if room < 0:
@@ -304,9 +282,7 @@ def _prepare(x, kernel, stride, padding, bias, dilation):
     if bias is None:
         b = np.zeros(n_filters, dtype=image.dtype if image.dtype.kind == "f" else np.int64)
     else:
-        b = np.asarray(bias)
-        if b.dtype.kind not in "biuf":
-            raise TypeError(f"bias must be a number or an array of numbers, got dtype {b.dtype}")
+        b = check.numeric_array("bias", bias)
         if b.ndim == 0:
             b = np.full(n_filters, b)
         elif b.shape != (n_filters,):
@@ -405,6 +381,15 @@ def _pool_windows(x, size, stride, padding, fill):
     return windows[:out_h, :out_w], image, widths, size, stride
 
 
+def _pool_input(x) -> tuple[np.ndarray, float]:
+    """The image as (H, W, C), integers widened to int64, and the padding value that never wins
+    a max (-inf, or the smallest int64)."""
+    image = _as_image(x)
+    if image.dtype.kind in "biu":
+        return image.astype(np.int64), np.iinfo(np.int64).min
+    return image, -np.inf
+
+
 def max_pool2d(x, size=2, stride=None, padding="valid"):
     """Max pooling of an (H, W) or (H, W, C) image, each channel on its own (like keras MaxPooling2D).
 
@@ -416,10 +401,7 @@ def max_pool2d(x, size=2, stride=None, padding="valid"):
     array([[4, 1],
            [1, 8]])
     """
-    image = _as_image(x)
-    fill = -np.inf if image.dtype.kind == "f" else np.iinfo(np.int64).min
-    if image.dtype.kind in "biu":
-        image = image.astype(np.int64)
+    image, fill = _pool_input(x)
     windows, *_ = _pool_windows(image, size, stride, padding, fill)
     out = windows.max(axis=(-2, -1))
     return out if np.ndim(x) == 3 else out[:, :, 0]
@@ -444,10 +426,7 @@ def max_pool2d_backward(x, grad_out, size=2, stride=None, padding="valid"):
     every other pixel of the window gets 0. When windows overlap (stride < size) a pixel that
     wins several windows receives the sum of their gradients.
     """
-    image = _as_image(x)
-    fill = -np.inf if image.dtype.kind == "f" else np.iinfo(np.int64).min
-    if image.dtype.kind in "biu":
-        image = image.astype(np.int64)
+    image, fill = _pool_input(x)
     windows, _, widths, size, stride = _pool_windows(image, size, stride, padding, fill)
     out_h, out_w, channels = windows.shape[:3]
     grad = _as_image(grad_out, "grad_out")
@@ -493,9 +472,9 @@ def receptive_field(layers) -> list[ReceptiveField]:
         if not isinstance(layer, (tuple, list)) or len(layer) not in (2, 3):
             raise ValueError(f"layer {index} must be (kernel, stride) or (kernel, stride, dilation), "
                              f"got {layer!r}")
-        kernel = _int(layer[0], f"layer {index} kernel", 1)
-        stride = _int(layer[1], f"layer {index} stride", 1)
-        dilation = _int(layer[2], f"layer {index} dilation", 1) if len(layer) == 3 else 1
+        kernel = check.integer(f"layer {index} kernel", layer[0], 1)
+        stride = check.integer(f"layer {index} stride", layer[1], 1)
+        dilation = check.integer(f"layer {index} dilation", layer[2], 1) if len(layer) == 3 else 1
         size += ((kernel - 1) * dilation) * jump
         jump *= stride
         result.append(ReceptiveField(size, jump))

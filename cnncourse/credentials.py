@@ -21,11 +21,12 @@ COLAB_SECRET_NAMES = ("KAGGLE_USERNAME", "KAGGLE_KEY", "KAGGLE_API_TOKEN")
 
 HOW_TO_GET_CREDENTIALS = (
     "Kaggle credentials not found. Create an API token at https://www.kaggle.com/settings "
-    "(API > Create New Token), then give it to the course in one of these ways: set KAGGLE_API_TOKEN "
-    "to the token (or save it in ~/.kaggle/access_token, chmod 600); or, with a legacy kaggle.json, put "
-    "it in ~/.kaggle/ (chmod 600 ~/.kaggle/kaggle.json) or set KAGGLE_USERNAME and KAGGLE_KEY. "
-    "On Colab: key icon in the left bar > Add new secret named KAGGLE_API_TOKEN (or KAGGLE_USERNAME "
-    "and KAGGLE_KEY) and switch 'Notebook access' on for this notebook, then run the cell again."
+    "(API > Create New Token), then give it to the course in one of these ways: set "
+    "KAGGLE_API_TOKEN to the token (or save it in ~/.kaggle/access_token, chmod 600); or, with a "
+    "legacy kaggle.json, put it in ~/.kaggle/ (chmod 600 ~/.kaggle/kaggle.json) or set "
+    "KAGGLE_USERNAME and KAGGLE_KEY. On Colab: key icon in the left bar > Add new secret named "
+    "KAGGLE_API_TOKEN (or KAGGLE_USERNAME and KAGGLE_KEY) and switch 'Notebook access' on for "
+    "this notebook, then run the cell again."
 )
 
 
@@ -48,7 +49,8 @@ def kaggle_config_dir() -> Path:
 
 
 def _credential_files() -> list[Path]:
-    """The token file (only ever read from ``~/.kaggle``) and ``kaggle.json``, in the client's order."""
+    """The token file (only ever read from ``~/.kaggle``) and ``kaggle.json``, in the client's
+    order."""
     return [Path.home() / ".kaggle" / "access_token", kaggle_config_dir() / "kaggle.json"]
 
 
@@ -85,7 +87,8 @@ def find_kaggle_credentials(include_colab: bool = True) -> CredentialSource | No
 
 
 def export_colab_secrets() -> list[str]:
-    """Copy Kaggle secrets from Colab's secret store into the environment; returns the names copied."""
+    """Copy Kaggle secrets from Colab's secret store into the environment; returns the names
+    copied."""
     copied = []
     for name in COLAB_SECRET_NAMES:
         value = _colab_secret(name)

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from cnncourse import config
+from cnncourse import validation as check
 
 #: The shipped offline sample: the official MNIST test set (CC BY-SA 3.0, see data/mnist-sample/README.md).
 MNIST_SAMPLE_FILES = {
@@ -122,8 +123,7 @@ def load_mnist(source: str = "auto", verbose: bool = True):
     ``"sample"`` the 10,000 real digits shipped in data/ (8,000 train / 2,000 test),
     ``"auto"`` keras when it can be had, otherwise the sample. One line on screen says which.
     """
-    if source not in MNIST_SOURCES:
-        raise ValueError(f"source must be one of {MNIST_SOURCES}, got {source!r}")
+    check.one_of("source", source, MNIST_SOURCES)
     data = None
     if source in ("auto", "keras"):
         data = try_online(_load_mnist_keras, "Full MNIST (keras.datasets)")

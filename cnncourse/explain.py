@@ -31,6 +31,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from cnncourse import validation as check
+from cnncourse.nested import walk
+
 __all__ = [
     "split_model",
     "default_gradcam_layer",
@@ -51,8 +54,7 @@ __all__ = [
 
 
 def _check_model(model) -> None:
-    if not isinstance(model, keras.Model):
-        raise TypeError(f"expected a keras.Model, got {type(model).__name__}")
+    check.keras_model("model", model)
     if isinstance(model, keras.Sequential) and not model.built:
         raise ValueError(
             f"Sequential model {model.name!r} is not built yet: start it with keras.Input(shape) "
@@ -181,15 +183,9 @@ def _head(model, path, maps_spec, name=None):
 
 def _find_path(model, layer_name: str):
     """[layer, ...] from a direct layer of ``model`` down through nested models to ``layer_name``."""
-    for layer in model.layers:
-        if layer.name == layer_name:
-            return [layer]
-    for layer in model.layers:
-        if isinstance(layer, keras.Model):
-            try:
-                return [layer, *_find_path(layer, layer_name)]
-            except ValueError:
-                continue
+    found = [[*path, layer] for path, layer in walk(model) if layer.name == layer_name]
+    if found:
+        return min(found, key=len)  # the shallowest, the first of those
     raise ValueError(
         f"no layer named {layer_name!r} in model {model.name!r} or its nested models; "
         f"its layers are {[layer.name for layer in model.layers]}"
@@ -290,8 +286,7 @@ def _class_index(outputs, class_index):
     n = int(outputs.shape[-1])
     if class_index is None:
         return int(outputs[0, 0] >= 0.5) if n == 1 else int(tf.argmax(outputs[0]))
-    if not isinstance(class_index, (int, np.integer)) or isinstance(class_index, bool):
-        raise TypeError(f"class_index must be an int, got {type(class_index).__name__}")
+    check.integer("class_index", class_index, minimum=0)
     classes = 2 if n == 1 else n
     if not 0 <= class_index < classes:
         raise ValueError(f"class_index must be in [0, {classes - 1}] for this model, got {class_index}")
@@ -379,9 +374,7 @@ def occlusion_map(model, image, patch: int | None = None, stride: int | None = N
         patch = max(1, round(min(height, width) / 7))
     if stride is None:
         stride = max(1, patch // 2)
-    for name, value in (("patch", patch), ("stride", stride)):
-        if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
-            raise ValueError(f"{name} must be a positive int, got {value!r}")
+    patch, stride = check.integer("patch", patch), check.integer("stride", stride)
     if patch > min(height, width):
         raise ValueError(f"patch ({patch}) must fit in the image ({height}x{width})")
     fill_value = img.mean() if fill is None else fill
@@ -426,8 +419,7 @@ def overlay_heatmap(image, heatmap, alpha: float = 0.4, cmap: str = "jet") -> np
     """
     import matplotlib
 
-    if not 0 <= alpha <= 1:
-        raise ValueError(f"alpha must be in [0, 1], got {alpha}")
+    check.number("alpha", alpha, 0, 1)
     img = np.asarray(image, dtype="float32")
     if img.ndim == 3 and img.shape[-1] == 1:
         img = img[..., 0]

@@ -11,6 +11,8 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
+from cnncourse import validation as check
+
 
 def _history_dict(history) -> dict[str, list[float]]:
     """Accept a keras History, its ``.history`` dict, or a pandas DataFrame."""
@@ -61,6 +63,12 @@ def plot_history(histories, metrics: Sequence[str] = ("loss", "accuracy"), title
     return fig
 
 
+def _grid(n: int, ncols: int) -> tuple[int, int]:
+    """(rows, columns) of a grid of ``n`` panels at most ``ncols`` wide."""
+    ncols = min(check.integer("ncols", ncols), n)
+    return -(-n // ncols), ncols
+
+
 def show_images(images, labels=None, predictions=None, class_names=None, ncols: int = 10,
                 size: float = 1.2, cmap: str = "gray", title: str | None = None):
     """Grid of images with their true labels and, if given, predictions; mistakes in red.
@@ -76,10 +84,7 @@ def show_images(images, labels=None, predictions=None, class_names=None, ncols: 
     for name, values in (("labels", labels), ("predictions", predictions)):
         if values is not None and len(values) != n:
             raise ValueError(f"{name} has {len(values)} entries for {n} images")
-    if ncols < 1:
-        raise ValueError(f"ncols must be at least 1, got {ncols}")
-    ncols = min(ncols, n)
-    nrows = -(-n // ncols)
+    nrows, ncols = _grid(n, ncols)
     fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows * 1.15), squeeze=False)
 
     def name_of(k):
@@ -169,16 +174,15 @@ def plot_confusion_matrix(y_true, y_pred, class_names=None, normalize: bool = Fa
 
 def _first_conv_kernel(source):
     """The kernel (kh, kw, in, out) of a Conv2D layer, of a model's first Conv2D, or an array."""
-    if hasattr(source, "layers"):
-        for layer in source.layers:
-            if hasattr(layer, "layers") and layer.layers:
-                try:
-                    return _first_conv_kernel(layer)
-                except ValueError:
-                    continue
-            if type(layer).__name__ == "Conv2D":
-                return _first_conv_kernel(layer)
-        raise ValueError(f"model {source.name!r} has no Conv2D layer")
+    import keras
+
+    from cnncourse.nested import leaf_layers
+
+    if isinstance(source, keras.Model):
+        conv = [layer for layer in leaf_layers(source) if isinstance(layer, keras.layers.Conv2D)]
+        if not conv:
+            raise ValueError(f"model {source.name!r} has no Conv2D layer")
+        return np.asarray(conv[0].kernel)
     if hasattr(source, "kernel"):
         return np.asarray(source.kernel)
     kernel = np.asarray(source)
@@ -202,10 +206,7 @@ def plot_filters(source, channel: int = 0, ncols: int = 8, size: float = 1.0, cm
     kh, kw, cin, cout = kernel.shape
     if not 0 <= channel < cin:
         raise ValueError(f"channel must be in [0, {cin}), got {channel}")
-    if ncols < 1:
-        raise ValueError(f"ncols must be at least 1, got {ncols}")
-    ncols = min(ncols, cout)
-    nrows = -(-cout // ncols)
+    nrows, ncols = _grid(cout, ncols)
     fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows), squeeze=False)
     limit = float(np.abs(kernel[:, :, channel, :]).max()) or 1.0
     for ax in axes.flat:
@@ -257,8 +258,7 @@ def plot_feature_maps(model, image, layer_names=None, max_maps: int = 8, size: f
         layer_names = [layer_names]
     if not layer_names:
         raise ValueError("no layers to show: pass layer_names")
-    if max_maps < 1:
-        raise ValueError(f"max_maps must be at least 1, got {max_maps}")
+    check.integer("max_maps", max_maps)
     known = [layer.name for layer in model.layers]
     missing = [name for name in layer_names if name not in known]
     if missing:
@@ -304,13 +304,11 @@ def _scores_by_name(scores) -> dict[str, np.ndarray]:
 
 
 def _check_binary(y_true, scores: dict[str, np.ndarray]) -> np.ndarray:
-    y = np.asarray(y_true).ravel()
-    if y.size == 0 or not set(np.unique(y).tolist()) <= {0, 1} or len(np.unique(y)) != 2:
-        raise ValueError(f"y_true must hold both classes 0 and 1, got values {np.unique(y)[:5].tolist()}")
+    y = check.binary_labels("y_true", y_true, both_classes=True)
     for name, s in scores.items():
         if len(s) != len(y):
             raise ValueError(f"scores for {name!r} have {len(s)} entries for {len(y)} labels")
-    return y.astype(int)
+    return y
 
 
 def _threshold_for(threshold, name: str):

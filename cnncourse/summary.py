@@ -13,6 +13,9 @@ from __future__ import annotations
 
 import pandas as pd
 
+from cnncourse import validation as check
+from cnncourse.nested import leaf_layers
+
 
 def _shape(layer) -> str:
     try:
@@ -35,23 +38,13 @@ def parameter_arithmetic(layer) -> str:
     return f"{arithmetic} = {total:,}" if len(parts) > 1 or "x" in arithmetic else f"{total:,}"
 
 
-def _layers(model):
-    """Layers in order, descending into nested models (a backbone inside a transfer model)."""
-    for layer in model.layers:
-        if hasattr(layer, "layers") and layer.layers:
-            yield from _layers(layer)
-        else:
-            yield layer
-
-
 def parameter_table(model, nested: bool = False) -> pd.DataFrame:
     """Per-layer table: name, type, output shape, parameters, arithmetic; total in ``.attrs['total']``.
 
     With ``nested=True`` the layers of nested models are listed one by one.
     """
-    if not hasattr(model, "layers"):
-        raise TypeError(f"expected a keras Model, got {type(model).__name__}")
-    layers = list(_layers(model)) if nested else list(model.layers)
+    check.keras_model("model", model)
+    layers = leaf_layers(model) if nested else list(model.layers)
     rows = [
         {
             "layer": layer.name,
@@ -140,19 +133,14 @@ def layer_macs(layer) -> int:
     return 0
 
 
-def _check_model(model):
-    if not hasattr(model, "layers"):
-        raise TypeError(f"expected a keras Model, got {type(model).__name__}")
-
-
 def count_macs(model) -> int:
     """Total multiply-accumulates (multiply-adds) of one forward pass for one image.
 
     Sums :func:`layer_macs` over every layer, nested models included. Papers call the same
     number "multiply-adds" or, loosely, "FLOPs" (VGG16: about 15.5 billion).
     """
-    _check_model(model)
-    return sum(layer_macs(layer) for layer in _layers(model))
+    check.keras_model("model", model)
+    return sum(layer_macs(layer) for layer in leaf_layers(model))
 
 
 def _split_weights(layer) -> tuple[int, int]:
@@ -181,9 +169,9 @@ def layer_table(model, nested: bool = True) -> pd.DataFrame:
     ``memory float32``, ``memory mixed`` and ``MACs``. Nested models are expanded unless
     ``nested=False``. The model needs a fixed input size (no ``None`` besides the batch axis).
     """
-    _check_model(model)
+    check.keras_model("model", model)
     rows = []
-    layers = list(_layers(model)) if nested else list(model.layers)
+    layers = leaf_layers(model) if nested else list(model.layers)
     inputs = getattr(model, "inputs", None) or []
     if not any(type(layer).__name__ == "InputLayer" for layer in layers):
         for tensor in inputs:  # Sequential models do not list their input layer

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from cnncourse import validation as check
 from cnncourse.data import try_online
 
 __all__ = [
@@ -97,8 +98,7 @@ def make_review_sentences(n: int, seed: int = 0) -> tuple[list[str], np.ndarray]
     >>> labels.tolist()
     [1, 0]
     """
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ValueError(f"n must be a positive int, got {n!r}")
+    check.integer("n", n)
     rng = np.random.default_rng(seed)
     texts, labels = [], []
     while len(texts) < n:
@@ -129,8 +129,7 @@ def build_vocabulary(texts, max_words: int | None = None) -> list[str]:
 
 def encode(texts, vocabulary, maxlen: int) -> np.ndarray:
     """Token indices, padded with 0 (and cut) at the end to ``maxlen``; unknown words -> 1."""
-    if isinstance(maxlen, bool) or not isinstance(maxlen, int) or maxlen < 1:
-        raise ValueError(f"maxlen must be a positive int, got {maxlen!r}")
+    check.integer("maxlen", maxlen)
     if isinstance(texts, str):
         raise TypeError("expected a list of texts, got a single str (wrap it in a list)")
     index = {word: i for i, word in enumerate(vocabulary)}
@@ -267,11 +266,9 @@ def load_text_data(source: str = "auto", num_words: int = 10_000, maxlen: int | 
     sentences they are the numbers generated (default 4,000 / 1,000). ``num_words``: IMDB
     vocabulary size (most frequent words).
     """
-    if source not in TEXT_SOURCES:
-        raise ValueError(f"source must be one of {TEXT_SOURCES}, got {source!r}")
+    check.one_of("source", source, TEXT_SOURCES)
     for name, value in (("maxlen", maxlen), ("max_train", max_train), ("max_test", max_test)):
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
-            raise ValueError(f"{name} must be a positive int or None, got {value!r}")
+        check.integer(name, value, allow_none=True)
     data = None
     if source in ("auto", "imdb"):
         data = _load_imdb(num_words, maxlen or 200, max_train, max_test, seed)

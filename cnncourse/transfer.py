@@ -29,36 +29,12 @@ import os
 import re
 import socket
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 import keras
-import numpy as np
 
-
-@dataclass(frozen=True)
-class Backbone:
-    """A keras.applications network usable as a frozen feature extractor."""
-
-    application: str  # class name in keras.applications
-    preprocessing: str  # "tf" ([-1, 1]), "torch" (ImageNet mean/std), "caffe" (BGR, mean), "none" (built in)
-    default_size: int
-    paper: str
-
-
-#: Backbones by the name ``build_transfer_model`` accepts. ``preprocessing`` is what each
-#: network's ``keras.applications.<module>.preprocess_input`` does to [0, 255] pixels.
-BACKBONES: dict[str, Backbone] = {
-    "mobilenetv2": Backbone("MobileNetV2", "tf", 224, "Sandler et al. 2018, MobileNetV2"),
-    "efficientnetb0": Backbone("EfficientNetB0", "none", 224, "Tan & Le 2019, EfficientNet"),
-    "resnet50": Backbone("ResNet50", "caffe", 224, "He et al. 2016, Deep residual learning"),
-    "densenet121": Backbone("DenseNet121", "torch", 224, "Huang et al. 2017, DenseNet"),
-    "vgg16": Backbone("VGG16", "caffe", 224, "Simonyan & Zisserman 2015, Very deep convnets"),
-    "resnet50v2": Backbone("ResNet50V2", "tf", 224, "He et al. 2016, Identity mappings"),
-    "inceptionv3": Backbone("InceptionV3", "tf", 299, "Szegedy et al. 2016, Rethinking Inception"),
-    "efficientnetv2b0": Backbone("EfficientNetV2B0", "none", 224, "Tan & Le 2021, EfficientNetV2"),
-    "convnexttiny": Backbone("ConvNeXtTiny", "none", 224, "Liu et al. 2022, A ConvNet for the 2020s"),
-}
+from cnncourse import validation as check
+from cnncourse.backbones import BACKBONES, Backbone  # noqa: F401  (Backbone: public here too)
 
 WEIGHT_CHOICES = ("imagenet", "imagenet-or-random", None)
 
@@ -85,8 +61,7 @@ class BackbonePreprocessing(keras.layers.Layer):
 
     def __init__(self, mode: str, **kwargs):
         super().__init__(**kwargs)
-        if mode not in self.MODES:
-            raise ValueError(f"mode must be one of {self.MODES}, got {mode!r}")
+        check.one_of("mode", mode, self.MODES)
         self.mode = mode
 
     def call(self, images):
@@ -202,16 +177,9 @@ def _load_backbone(name: str, input_shape: tuple, weights, timeout_s: float = 60
     raise WeightsUnavailableError(_download_failure_message(spec.application, filename, reason)) from None
 
 
-def _check_shape(input_shape) -> tuple[int, int, int]:
-    if (not isinstance(input_shape, (tuple, list)) or len(input_shape) != 3
-            or not all(isinstance(d, (int, np.integer)) and d > 0 for d in input_shape)):
-        raise ValueError(f"input_shape must be (height, width, channels) of positive ints, got {input_shape!r}")
-    return tuple(int(d) for d in input_shape)
-
-
 def build_transfer_model(backbone="mobilenetv2", input_shape=(224, 224, 3), num_classes=2,
                          weights="imagenet", dropout=0.2, *, head_activation=None,
-                         output_bias=None, name=None) -> keras.Model:
+                         output_bias=None, name=None, return_source: bool = False):
     """A frozen pretrained backbone with a new classification head.
 
     ``backbone``: a name from :data:`BACKBONES` or your own ``keras.Model`` (used as it is; it
@@ -231,30 +199,31 @@ def build_transfer_model(backbone="mobilenetv2", input_shape=(224, 224, 3), num_
     not survive ``fit`` for layers that are trainable (keras-team/keras#20285); what keeps the
     batch-norm statistics fixed is that their layers stay frozen, which :func:`unfreeze_top`
     guarantees.
+
+    Returns the model, or with ``return_source=True`` ``(model, source)``: where the backbone's
+    weights came from (``"imagenet"``, ``"random (...)"``, ``"given model"``...), for reports.
     """
-    if isinstance(num_classes, bool) or not isinstance(num_classes, (int, np.integer)) or num_classes < 1:
-        raise ValueError(f"num_classes must be a positive int, got {num_classes!r}")
-    if not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
-        raise ValueError(f"dropout must be a number in [0, 1), got {dropout!r}")
-    if head_activation not in (None, "sigmoid", "softmax"):
-        raise ValueError(f"head_activation must be None, 'sigmoid' or 'softmax', got {head_activation!r}")
+    check.integer("num_classes", num_classes)
+    check.dropout("dropout", dropout)
+    check.one_of("head_activation", head_activation, (None, "sigmoid", "softmax"))
     if not (weights in WEIGHT_CHOICES or isinstance(weights, (str, Path))):
-        raise ValueError(f"weights must be one of {WEIGHT_CHOICES} or a weights file path, got {weights!r}")
-    input_shape = _check_shape(input_shape)
+        raise TypeError(f"weights must be one of {WEIGHT_CHOICES} or a weights file path, got {weights!r}")
+    input_shape = check.image_shape("input_shape", input_shape)
 
     if isinstance(backbone, keras.Model):
         base, mode, source = backbone, "none", "given model"
-    elif isinstance(backbone, str) and backbone.lower() in BACKBONES:
+    elif isinstance(backbone, str):
+        key = check.one_of("backbone", backbone.lower(), BACKBONES)
         if input_shape[-1] != 3:
             raise ValueError(
                 f"pretrained backbones take 3-channel images, got input_shape {input_shape}; "
                 "repeat a grayscale channel three times (the course's X-ray pipeline does this)"
             )
-        key = backbone.lower()
         base, source = _load_backbone(key, input_shape, weights)
         mode = BACKBONES[key].preprocessing
     else:
-        raise ValueError(f"backbone must be one of {sorted(BACKBONES)} or a keras.Model, got {backbone!r}")
+        raise TypeError(f"backbone must be a name from {sorted(BACKBONES)} or a keras.Model, "
+                        f"got {type(backbone).__name__}")
     base.trainable = False
 
     binary = num_classes <= 2 and head_activation != "softmax"
@@ -271,8 +240,7 @@ def build_transfer_model(backbone="mobilenetv2", input_shape=(224, 224, 3), num_
     outputs = keras.layers.Dense(units, activation=activation, bias_initializer=bias,
                                  dtype="float32", name="head")(x)
     model = keras.Model(inputs, outputs, name=name or f"{base.name}_transfer")
-    model.weights_source = source  # plain attribute, for reports; not saved with the model
-    return model
+    return (model, source) if return_source else model
 
 
 def get_backbone(model: keras.Model) -> keras.Model:
@@ -299,8 +267,7 @@ def unfreeze_top(model: keras.Model, n: int) -> list[str]:
     the head: the pretrained weights only need small adjustments, and large updates through
     the freshly initialised head would destroy them.
     """
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
-        raise ValueError(f"n must be a non-negative int (number of layers), got {n!r}")
+    check.integer("n (number of layers)", n, minimum=0)
     base = get_backbone(model)
     layers = base.layers
     if n > len(layers):

@@ -6,7 +6,8 @@ import pytest
 from cnncourse import config
 
 
-@pytest.mark.parametrize("value, fast", [("1", True), ("true", True), ("0", False), ("", False), ("no", False)])
+@pytest.mark.parametrize("value, fast", [("1", True), ("true", True), ("0", False), ("", False),
+                                         ("no", False)])
 def test_fast_mode_follows_the_environment(monkeypatch, value, fast):
     monkeypatch.setenv("CNNCOURSE_FAST", value)
     assert config.fast_mode() is fast
@@ -51,7 +52,8 @@ def test_seeding_makes_numpy_and_keras_reproducible():
         config.seed_everything(-1)
 
 
-@pytest.mark.parametrize("text, expected", [("3.10.0", (3, 10, 0)), ("2.19.0rc1", (2, 19, 0)), ("1.26", (1, 26)),
+@pytest.mark.parametrize("text, expected", [("3.10.0", (3, 10, 0)), ("2.19.0rc1", (2, 19, 0)),
+                                            ("1.26", (1, 26)),
                                             ("3.8.0.dev2025", (3, 8, 0))])
 def test_version_tuple_compares_releases_numerically(text, expected):
     assert config.version_tuple(text) == expected

@@ -1,4 +1,5 @@
-"""Kernels people read display matplotlib figures: the one `make jupyter` starts and the course runner's.
+"""Kernels people read display matplotlib figures: the one `make jupyter` starts and the course
+runner's.
 
 ipykernel installs its inline backend only when ``MPLBACKEND`` is unset; a headless backend in the
 environment (a Makefile exporting ``MPLBACKEND=Agg``, say) silently turns every figure into the
@@ -52,7 +53,8 @@ FAKE_JUPYTER = textwrap.dedent("""\
 """)
 
 
-@pytest.mark.skipif(shutil.which("make") is None, reason="needs make (the command the README gives)")
+@pytest.mark.skipif(shutil.which("make") is None,
+                    reason="needs make (the command the README gives)")
 def test_make_jupyter_kernel_displays_figures(tmp_path):
     import json
 
@@ -65,8 +67,9 @@ def test_make_jupyter_kernel_displays_figures(tmp_path):
     stamp.touch()
     # make's own environment: ours minus anything a test set-up may have added for itself.
     env = {k: v for k, v in os.environ.items() if k not in ("MPLBACKEND", "MAKEFLAGS", "MAKELEVEL")}
-    run = subprocess.run(["make", "-s", "-C", str(config.REPO_ROOT), f"VENV={venv}", "-o", str(stamp), "jupyter"],
-                         env=env, capture_output=True, text=True, timeout=300)
+    command = ["make", "-s", "-C", str(config.REPO_ROOT), f"VENV={venv}", "-o", str(stamp),
+               "jupyter"]
+    run = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr
     report = json.loads(run.stdout.strip().splitlines()[-1])
     assert report["argv"][0] == "lab", report

@@ -29,7 +29,8 @@ def kaggle_service(monkeypatch, tmp_path):
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     monkeypatch.setenv("KAGGLE_CONFIG_DIR", str(tmp_path / "kaggle-config"))
     monkeypatch.setenv("CNNCOURSE_CACHE_DIR", str(tmp_path / "cache"))
-    monkeypatch.setenv("CNNCOURSE_EMULATED_CACHE", str(tmp_path / "emulated"))  # no archive is built here
+    # no archive is built here
+    monkeypatch.setenv("CNNCOURSE_EMULATED_CACHE", str(tmp_path / "emulated"))
 
     import kagglesdk.kaggle_env as endpoints
 
@@ -87,7 +88,8 @@ def test_too_little_disk_space_stops_before_any_connection(kaggle_service, monke
     monkeypatch.setenv("KAGGLE_API_TOKEN", emu.TOKEN)
     free = type("Usage", (), {"total": 10**10, "used": 10**10 - 10**9, "free": 10**9})()
     monkeypatch.setattr(dl.shutil, "disk_usage", lambda path: free)
-    monkeypatch.setattr(dl, "_kaggle_api", lambda found: pytest.fail("connected despite too little disk space"))
+    monkeypatch.setattr(dl, "_kaggle_api",
+                        lambda found: pytest.fail("connected despite too little disk space"))
     _fails_with(dest, "Not enough disk space", "1.0 GB free", "2.5 GB")
 
 

@@ -171,7 +171,7 @@ def test_mini_vgg_small_inputs_and_finite_output():
 
 @pytest.mark.parametrize("bad, message", [
     (dict(input_shape=(32, 32)), "height, width, channels"),
-    (dict(classes=0), "classes"),
+    (dict(num_classes=0), "num_classes"),
     (dict(input_shape=(4, 4, 3)), "at least"),
 ])
 def test_bad_arguments_are_explained(bad, message):
@@ -207,7 +207,7 @@ def test_googlenet_matches_the_paper_table():
         assert shapes[name] == shape, name
     # the paper: "12 times fewer parameters than AlexNet" (about 7M with biases, 6.8M in table 1)
     assert 6.7e6 < model.count_params() < 7.1e6
-    small = models.googlenet(input_shape=(64, 64, 3), classes=5)
+    small = models.googlenet(input_shape=(64, 64, 3), num_classes=5)
     out = keras.ops.convert_to_numpy(small(_random_images((64, 64, 3))))
     assert out.shape == (2, 5) and np.all(np.isfinite(out))
 

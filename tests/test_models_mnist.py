@@ -1,11 +1,13 @@
 """The MNIST builders against the lecture's numbers (parameter counts and output shapes derived
 by hand on the slides) and against Keras itself (shapes, inference), plus the shared callbacks."""
 
+import re
+
 import keras
 import numpy as np
 import pytest
 
-from cnncourse import training
+from cnncourse import callbacks
 from cnncourse.models import conv_model, improved_cnn, lecture_cnn, lenet5, mlp, simple_cnn
 from cnncourse.models import mnist as mnist_models
 
@@ -68,8 +70,15 @@ def test_builders_return_uncompiled_models_starting_with_an_input(builder):
     assert isinstance(model, keras.Model)
     assert not model.compiled
     assert len(model.inputs) == 1 and model.inputs[0].shape[0] is None
-    assert model.__doc__ or builder.__doc__
     assert builder.__name__ in mnist_models.__all__
+
+
+@pytest.mark.parametrize("builder", [mlp, simple_cnn, lecture_cnn, conv_model, lenet5])
+def test_docstring_states_the_parameter_count_of_the_default_model(builder):
+    # the docstrings are read beside the slides: their hand-worked counts must stay true
+    stated = re.search(r"\*\*([\d,]+) parameters\*\*", builder.__doc__ or "")
+    assert stated, f"{builder.__name__}'s docstring states no **N parameters**"
+    assert int(stated.group(1).replace(",", "")) == builder().count_params()
 
 
 def test_class_count_changes_only_the_output_layer():
@@ -135,15 +144,15 @@ def test_lenet5_and_input_shape_errors():
         conv_model(dropout=1.5)
 
 
-# --- cnncourse.training ----------------------------------------------------------------------
+# --- cnncourse.callbacks ---------------------------------------------------------------------
 
 def test_standard_callbacks_stop_on_val_loss_and_restore_best_weights(tmp_path):
-    callbacks = training.standard_callbacks(patience=2, checkpoint=tmp_path / "best.keras")
-    stop, checkpoint = callbacks
+    made = callbacks.standard_callbacks(patience=2, checkpoint=tmp_path / "best.keras")
+    stop, checkpoint = made
     assert isinstance(stop, keras.callbacks.EarlyStopping)
     assert stop.monitor == "val_loss" and stop.restore_best_weights and stop.patience == 2
     assert isinstance(checkpoint, keras.callbacks.ModelCheckpoint) and checkpoint.save_best_only
-    assert len(training.standard_callbacks()) == 1
+    assert len(callbacks.standard_callbacks()) == 1
 
     # a model that overfits noise: the validation loss rises after a few epochs
     keras.utils.set_random_seed(0)
@@ -154,10 +163,10 @@ def test_standard_callbacks_stop_on_val_loss_and_restore_best_weights(tmp_path):
     model.compile(optimizer=keras.optimizers.Adam(0.05), loss="sparse_categorical_crossentropy")
     snapshots = []
     record = keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: snapshots.append(model.get_weights()))
-    history = model.fit(x, y, epochs=30, validation_split=0.5, verbose=0, callbacks=[record, *callbacks])
+    history = model.fit(x, y, epochs=30, validation_split=0.5, verbose=0, callbacks=[record, *made])
     best = int(np.argmin(history.history["val_loss"]))
     assert len(history.history["val_loss"]) < 30  # stopped early
-    assert training.best_epoch(history) == best + 1
+    assert callbacks.best_epoch(history) == best + 1
     for restored, at_best in zip(model.get_weights(), snapshots[best], strict=True):
         np.testing.assert_array_equal(restored, at_best)
     saved = keras.saving.load_model(tmp_path / "best.keras")
@@ -166,10 +175,10 @@ def test_standard_callbacks_stop_on_val_loss_and_restore_best_weights(tmp_path):
 
 def test_training_helpers_reject_bad_arguments(tmp_path):
     with pytest.raises(ValueError, match="patience"):
-        training.early_stopping(patience=-1)
+        callbacks.early_stopping(patience=-1)
     with pytest.raises(ValueError, match=r"\.keras"):
-        training.best_checkpoint("best.h5")
-    assert training.best_checkpoint(tmp_path / "out" / "w.weights.h5").save_weights_only
+        callbacks.best_checkpoint("best.h5")
+    assert callbacks.best_checkpoint(tmp_path / "out" / "w.weights.h5").save_weights_only
     with pytest.raises(ValueError, match="did fit get validation data"):
-        training.best_epoch({"loss": [1.0, 0.5]})
-    assert training.best_epoch({"val_accuracy": [0.5, 0.9, 0.8]}, monitor="val_accuracy") == 2
+        callbacks.best_epoch({"loss": [1.0, 0.5]})
+    assert callbacks.best_epoch({"val_accuracy": [0.5, 0.9, 0.8]}, monitor="val_accuracy") == 2

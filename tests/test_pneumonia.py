@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+from scipy.stats import mannwhitneyu
 from sklearn import metrics as skm
 from sklearn.utils.class_weight import compute_class_weight
 
@@ -240,17 +241,24 @@ def test_binary_metrics_match_scikit_learn(scores):
     assert pn.binary_metrics([0, 0, 1], [0.1, 0.2, 0.3], threshold=0.9)["precision"] == 0.0
 
 
-def test_roc_and_pr_match_scikit_learn(scores):
+def test_roc_and_pr_against_hand_counts_and_mann_whitney(scores):
+    # The package's ROC/AUC is scikit-learn's; the references here are independent of it.
+    # Four images by hand: scores 0.9 (1), 0.8 (0), 0.8 (1), 0.1 (0).
+    fpr, tpr, thresholds = pn.roc_curve([1, 0, 1, 0], [0.9, 0.8, 0.8, 0.1])
+    np.testing.assert_allclose(fpr, [0, 0, 0.5, 1])
+    np.testing.assert_allclose(tpr, [0, 0.5, 1, 1])
+    np.testing.assert_allclose(thresholds, [np.inf, 0.9, 0.8, 0.1])
+    # positive/negative pairs: (0.9 > 0.8), (0.9 > 0.1), (0.8 = 0.8: 1/2), (0.8 > 0.1) -> 3.5 / 4
+    assert pn.roc_auc([1, 0, 1, 0], [0.9, 0.8, 0.8, 0.1]) == pytest.approx(3.5 / 4)
+    # AP: recall 1/2 at precision 1 (threshold 0.9), recall 1 at precision 2/3 (0.8)
+    assert pn.average_precision([1, 0, 1, 0], [0.9, 0.8, 0.8, 0.1]) == pytest.approx(0.5 + 0.5 * 2 / 3)
     y, p = scores
-    fpr, tpr, thresholds = pn.roc_curve(y, p)
-    ref_fpr, ref_tpr, ref_thr = skm.roc_curve(y, p, drop_intermediate=False)
-    np.testing.assert_allclose(fpr, ref_fpr)
-    np.testing.assert_allclose(tpr, ref_tpr)
-    np.testing.assert_allclose(thresholds[1:], ref_thr[1:])
-    assert pn.roc_auc(y, p) == pytest.approx(skm.roc_auc_score(y, p), abs=1e-12)
-    assert pn.average_precision(y, p) == pytest.approx(skm.average_precision_score(y, p), abs=1e-12)
+    u = mannwhitneyu(p[y == 1], p[y == 0]).statistic  # AUC = U / (n1 n0)
+    assert pn.roc_auc(y, p) == pytest.approx(u / ((y == 1).sum() * (y == 0).sum()), abs=1e-12)
     with pytest.raises(ValueError, match="both classes"):
         pn.roc_auc([1, 1], [0.2, 0.3])
+    with pytest.raises(ValueError, match="binary labels 0 and 1, got values"):
+        pn.roc_auc([0, 2], [0.2, 0.3])
 
 
 def test_bootstrap_interval_brackets_the_estimate_and_shrinks_with_more_data(scores):
@@ -452,3 +460,34 @@ def test_two_processes_on_an_empty_cache_both_get_complete_demo_data(tmp_path):
     assert len(counts) == 1 and int(counts.pop()) > 0
     leftovers = [p.name for p in (tmp_path / "cache" / "demo-xrays").iterdir()]
     assert len(leftovers) == 1 and not leftovers[0].startswith("."), leftovers
+
+
+# ----------------------------------------------------------------- one table of lab defaults
+
+
+def test_lab_defaults_are_read_by_train_run_lab_and_the_cli():
+    import inspect
+    import subprocess
+    import sys
+
+    from cnncourse.cli import build_parser
+    from cnncourse.pneumonia import defaults, lab, training
+
+    full = {"backbone": "mobilenetv2", "image_size": 224, "batch_size": 32, "epochs": 6,
+            "fine_tune_epochs": 10, "fine_tune_layers": 50}
+    train_defaults = inspect.signature(training.train).parameters
+    assert {name: train_defaults[name].default for name in full} == full
+    lab_defaults = inspect.signature(lab.run_lab).parameters
+    assert lab_defaults["fine_tune_layers"].default == 50 and lab_defaults["batch_size"].default == 32
+    args = build_parser().parse_args(["lab", "pneumonia"])
+    assert (args.backbone, args.batch_size) == ("mobilenetv2", 32)
+    assert args.epochs is None  # picked by mode in run_lab
+    assert defaults.LAB_DEFAULTS["epochs"] == (6, 1)
+    with pytest.raises(KeyError, match="no lab default named 'epoch'"):
+        defaults.lab_default("epoch")
+    # the CLI's backbone choices come from a list that imports neither TensorFlow nor Keras
+    code = ("import sys; from cnncourse.backbones import BACKBONE_NAMES; "
+            "import cnncourse.pneumonia.defaults; "
+            "print(len(BACKBONE_NAMES), 'tensorflow' in sys.modules or 'keras' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["9", "False"]

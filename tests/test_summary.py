@@ -160,9 +160,9 @@ def test_parameter_table_still_works():
 
 
 def test_bad_input():
-    with pytest.raises(TypeError, match="keras Model"):
+    with pytest.raises(TypeError, match="keras.Model"):
         summary.layer_table("vgg16")
-    with pytest.raises(TypeError, match="keras Model"):
+    with pytest.raises(TypeError, match="keras.Model"):
         summary.count_macs(42)
     x = keras.Input((None, None, 3))
     with pytest.raises(ValueError, match="fixed input size"):
@@ -174,3 +174,15 @@ def test_format_count():
     assert summary.format_count(1_728) == "1,728"
     assert summary.format_count(15_470_264_320) == "15.5G"
     assert summary.format_count(61_050_432, "B") == "58.2 MiB"
+
+
+def test_walk_descends_into_nested_models_with_their_path():
+    from cnncourse.nested import leaf_layers, walk
+
+    inner = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, name="a"),
+                              keras.layers.Dense(2, name="b")], name="inner")
+    inputs = keras.Input((4,))
+    outer = keras.Model(inputs, keras.layers.Dense(1, name="c")(inner(inputs)), name="outer")
+    seen = [([m.name for m in path], layer.name) for path, layer in walk(outer)]
+    assert seen[1:] == [([], "inner"), (["inner"], "a"), (["inner"], "b"), ([], "c")]
+    assert [layer.name for layer in leaf_layers(outer)][1:] == ["a", "b", "c"]

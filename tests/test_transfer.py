@@ -102,7 +102,7 @@ def test_unfreeze_top_never_unfreezes_batch_norm():
     assert [w.path for w in model.trainable_weights] == ["head/kernel", "head/bias"]
     with pytest.raises(ValueError, match="has 154 layers"):
         transfer.unfreeze_top(model, 1000)
-    with pytest.raises(ValueError, match="non-negative int"):
+    with pytest.raises(ValueError, match="at least 0"):
         transfer.unfreeze_top(model, -1)
 
 
@@ -133,10 +133,11 @@ def test_offline_imagenet_weights_give_one_clear_error(offline, capsys):
 
 
 def test_offline_imagenet_or_random_says_so_in_one_line(offline, capsys):
-    model = transfer.build_transfer_model("mobilenetv2", input_shape=(96, 96, 3), weights="imagenet-or-random")
+    model, source = transfer.build_transfer_model("mobilenetv2", input_shape=(96, 96, 3),
+                                                  weights="imagenet-or-random", return_source=True)
     lines = capsys.readouterr().out.strip().splitlines()
     assert len(lines) == 1 and "RANDOM weights" in lines[0] and "MobileNetV2" in lines[0]
-    assert model.weights_source.startswith("random")
+    assert source.startswith("random") and not hasattr(model, "weights_source")
     assert transfer.get_backbone(model).trainable_weights == []
 
 
@@ -151,8 +152,11 @@ def test_bad_input_says_what_was_expected():
         transfer.build_transfer_model(tiny_backbone(), (16, 16, 3), num_classes=0)
     with pytest.raises(ValueError, match="input_shape"):
         transfer.build_transfer_model(tiny_backbone(), (16, 16))
-    with pytest.raises(ValueError, match="weights"):
+    # wrong types are TypeErrors (one rule, cnncourse.validation)
+    with pytest.raises(TypeError, match="weights"):
         transfer.build_transfer_model("vgg16", (32, 32, 3), weights=3)
+    with pytest.raises(TypeError, match="backbone must be a name from"):
+        transfer.build_transfer_model(3, weights=None)
 
 
 def test_saved_model_loads_with_its_preprocessing(tmp_path):

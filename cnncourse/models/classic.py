@@ -19,8 +19,7 @@ from collections.abc import Sequence
 import keras
 from keras import layers, ops
 
-from cnncourse.models._checks import check_classes as _check_classes
-from cnncourse.models._checks import check_shape as _check_shape
+from cnncourse import validation as check
 
 __all__ = ["LocalResponseNormalization", "alexnet", "vgg16", "vgg19", "mini_vgg"]
 
@@ -39,8 +38,7 @@ class LocalResponseNormalization(layers.Layer):
     def __init__(self, depth_radius: int = 2, bias: float = 2.0, alpha: float = 1e-4,
                  beta: float = 0.75, **kwargs):
         super().__init__(**kwargs)
-        if not isinstance(depth_radius, int) or depth_radius < 0:
-            raise ValueError(f"depth_radius must be a non-negative int, got {depth_radius!r}")
+        depth_radius = check.integer("depth_radius", depth_radius, minimum=0)
         self.depth_radius, self.bias, self.alpha, self.beta = depth_radius, bias, alpha, beta
 
     def call(self, inputs):
@@ -55,7 +53,7 @@ class LocalResponseNormalization(layers.Layer):
                 "alpha": self.alpha, "beta": self.beta}
 
 
-def alexnet(input_shape=(227, 227, 3), classes: int = 1000, two_gpu: bool = False,
+def alexnet(input_shape=(227, 227, 3), num_classes: int = 1000, two_gpu: bool = False,
             batch_norm: bool = False, dropout: float = 0.5) -> keras.Model:
     """AlexNet (Krizhevsky, Sutskever & Hinton, *ImageNet Classification with Deep Convolutional
     Neural Networks*, NeurIPS 2012). Default input 227x227x3 (the paper says 224, but only 227
@@ -73,7 +71,7 @@ def alexnet(input_shape=(227, 227, 3), classes: int = 1000, two_gpu: bool = Fals
     conv3-5     384, 384, 256 3x3 filters, pad 1             13x13x256
     pool3       max pool 3x3, stride 2                       6x6x256
     fc6, fc7    4096 neurons each (with dropout)             4096
-    fc8         ``classes`` neurons, softmax                 1000
+    fc8         ``num_classes`` neurons, softmax                 1000
     ==========  =========================================  ==============
 
     Single tower: 62,378,344 parameters. ``two_gpu=True`` reproduces the paper's split over two
@@ -81,10 +79,9 @@ def alexnet(input_shape=(227, 227, 3), classes: int = 1000, two_gpu: bool = Fals
     (``groups=2``), conv3 and the fully connected layers see both halves; that gives the paper's
     "60 million parameters" (60,965,224). ``batch_norm=True`` puts batch normalisation where LRN was.
     """
-    input_shape = _check_shape(input_shape)
-    classes = _check_classes(classes, "classes")
-    if not 0 <= dropout < 1:
-        raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
+    input_shape = check.image_shape("input_shape", input_shape)
+    num_classes = check.integer("num_classes", num_classes)
+    dropout = check.dropout("dropout", dropout)
     groups = 2 if two_gpu else 1
 
     def norm(x, name):
@@ -106,14 +103,14 @@ def alexnet(input_shape=(227, 227, 3), classes: int = 1000, two_gpu: bool = Fals
     x = layers.Dropout(dropout, name="drop6")(x)
     x = layers.Dense(4096, activation="relu", name="fc7")(x)
     x = layers.Dropout(dropout, name="drop7")(x)
-    outputs = layers.Dense(classes, activation="softmax", name="fc8")(x)
+    outputs = layers.Dense(num_classes, activation="softmax", name="fc8")(x)
     name = "alexnet" + ("_two_gpu" if two_gpu else "") + ("_bn" if batch_norm else "")
     return keras.Model(inputs, outputs, name=name)
 
 
-def _vgg(convs_per_block: Sequence[int], input_shape, classes: int, name: str) -> keras.Model:
-    input_shape = _check_shape(input_shape)
-    classes = _check_classes(classes, "classes")
+def _vgg(convs_per_block: Sequence[int], input_shape, num_classes: int, name: str) -> keras.Model:
+    input_shape = check.image_shape("input_shape", input_shape)
+    num_classes = check.integer("num_classes", num_classes)
     if input_shape[0] < 32 or input_shape[1] < 32:
         raise ValueError(f"VGG halves the image five times: input must be at least 32x32, got {input_shape}")
     inputs = keras.Input(shape=input_shape, name="image")
@@ -126,31 +123,31 @@ def _vgg(convs_per_block: Sequence[int], input_shape, classes: int, name: str) -
     x = layers.Flatten(name="flatten")(x)
     x = layers.Dense(4096, activation="relu", name="fc1")(x)
     x = layers.Dense(4096, activation="relu", name="fc2")(x)
-    outputs = layers.Dense(classes, activation="softmax", name="predictions")(x)
+    outputs = layers.Dense(num_classes, activation="softmax", name="predictions")(x)
     return keras.Model(inputs, outputs, name=name)
 
 
-def vgg16(input_shape=(224, 224, 3), classes: int = 1000) -> keras.Model:
+def vgg16(input_shape=(224, 224, 3), num_classes: int = 1000) -> keras.Model:
     """VGG16, configuration D of Simonyan & Zisserman, *Very Deep Convolutional Networks for
     Large-Scale Image Recognition*, ICLR 2015. Default input 224x224x3.
 
     Five blocks of 3x3 convolutions (stride 1, pad 1) with 64, 128, 256, 512, 512 filters
     (2, 2, 3, 3, 3 convolutions per block), each block ending in 2x2 max pooling, then FC 4096,
-    FC 4096, FC ``classes``. Layer names as in ``keras.applications.VGG16``: 138,357,544 parameters.
+    FC 4096, FC ``num_classes``. Layer names as in ``keras.applications.VGG16``: 138,357,544 parameters.
     """
-    return _vgg((2, 2, 3, 3, 3), input_shape, classes, "vgg16")
+    return _vgg((2, 2, 3, 3, 3), input_shape, num_classes, "vgg16")
 
 
-def vgg19(input_shape=(224, 224, 3), classes: int = 1000) -> keras.Model:
+def vgg19(input_shape=(224, 224, 3), num_classes: int = 1000) -> keras.Model:
     """VGG19, configuration E of Simonyan & Zisserman (ICLR 2015). Default input 224x224x3.
 
     Like :func:`vgg16` with 2, 2, 4, 4, 4 convolutions per block: 143,667,240 parameters, as
     ``keras.applications.VGG19``.
     """
-    return _vgg((2, 2, 4, 4, 4), input_shape, classes, "vgg19")
+    return _vgg((2, 2, 4, 4, 4), input_shape, num_classes, "vgg19")
 
 
-def mini_vgg(input_shape=(32, 32, 3), classes: int = 10, filters: Sequence[int] = (32, 64, 128),
+def mini_vgg(input_shape=(32, 32, 3), num_classes: int = 10, filters: Sequence[int] = (32, 64, 128),
              dense: int = 128, batch_norm: bool = False, dropout: float = 0.3,
              augmentation: Sequence[layers.Layer] | None = None, rescale: bool = True) -> keras.Model:
     """A small VGG-style network for 28x28 (MNIST) or 32x32 (CIFAR-10) images.
@@ -164,11 +161,9 @@ def mini_vgg(input_shape=(32, 32, 3), classes: int = 10, filters: Sequence[int] 
     ``rescale``: divide the uint8 pixels by 255 inside the model. Defaults: 32x32x3 input, 10
     classes, about 0.55M parameters.
     """
-    input_shape = _check_shape(input_shape)
-    classes = _check_classes(classes, "classes")
-    filters = tuple(filters)
-    if not filters or not all(isinstance(f, int) and f > 0 for f in filters):
-        raise ValueError(f"filters must be a non-empty sequence of positive ints, got {filters!r}")
+    input_shape = check.image_shape("input_shape", input_shape)
+    num_classes = check.integer("num_classes", num_classes)
+    filters = check.shape("filters", filters)
     if min(input_shape[:2]) < 2 ** len(filters):
         raise ValueError(f"{len(filters)} pooling steps need an input of at least {2 ** len(filters)} pixels, "
                          f"got {input_shape}")
@@ -191,5 +186,5 @@ def mini_vgg(input_shape=(32, 32, 3), classes: int = 10, filters: Sequence[int] 
     x = layers.Flatten(name="flatten")(x)
     x = layers.Dense(dense, activation="relu", name="fc1")(x)
     x = layers.Dropout(dropout, name="fc1_dropout")(x)
-    outputs = layers.Dense(classes, activation="softmax", name="predictions")(x)
+    outputs = layers.Dense(num_classes, activation="softmax", name="predictions")(x)
     return keras.Model(inputs, outputs, name="mini_vgg")

@@ -23,8 +23,7 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-from cnncourse.models._checks import check_classes as _check_classes
-from cnncourse.models._checks import check_shape as _check_shape
+from cnncourse import validation as check
 
 __all__ = ["mlp", "simple_cnn", "lecture_cnn", "conv_model", "lenet5", "improved_cnn"]
 
@@ -42,8 +41,10 @@ def _spatial_size(size: int, steps) -> int:
     return size
 
 
-def _check_fits(name: str, input_shape, steps, what: str) -> None:
-    """Raise a ValueError naming the smallest input the layer chain ``steps`` accepts."""
+def _image_shape(name: str, input_shape, steps, what: str) -> tuple[int, int, int]:
+    """The checked input shape; a ValueError names the smallest input the layer chain ``steps``
+    accepts."""
+    input_shape = check.image_shape("input_shape", input_shape)
     smallest = next(s for s in range(1, 10_000) if _spatial_size(s, steps) >= 1)
     height, width = input_shape[:2]
     if min(height, width) < smallest:
@@ -51,6 +52,7 @@ def _check_fits(name: str, input_shape, steps, what: str) -> None:
             f"{name}: input {height}x{width} is too small for the network ({what}); "
             f"it needs at least {smallest}x{smallest} pixels"
         )
+    return input_shape
 
 
 # ---------------------------------------------------------------------------------------------
@@ -58,16 +60,16 @@ def _check_fits(name: str, input_shape, steps, what: str) -> None:
 # ---------------------------------------------------------------------------------------------
 
 def mlp(input_shape=(28, 28, 1), num_classes: int = 10, hidden_units: int = 784) -> keras.Model:
-    """The densely connected network of the lecture: Flatten -> Dense(784, relu) -> Dense(10, softmax).
+    """The densely connected network of the lecture:
+    Flatten -> Dense(784, relu) -> Dense(10, softmax).
 
     Slide "MNIST with a fully connected network": every pixel is wired to every hidden unit,
     784 x 784 + 784 = 615,440 weights in the hidden layer and 784 x 10 + 10 = 7,850 in the
     output layer, **623,290 parameters** in all for 28x28 digits.
     """
-    shape = _check_shape(input_shape, image=False)
-    num_classes = _check_classes(num_classes)
-    if isinstance(hidden_units, bool) or not isinstance(hidden_units, int) or hidden_units < 1:
-        raise ValueError(f"hidden_units must be a positive int, got {hidden_units!r}")
+    shape = check.shape("input_shape", input_shape)
+    num_classes = check.integer("num_classes", num_classes)
+    hidden_units = check.integer("hidden_units", hidden_units)
     return keras.Sequential(
         [
             keras.Input(shape=shape, name="digits"),
@@ -88,10 +90,12 @@ def simple_cnn(input_shape=(28, 28, 1), num_classes: int = 10) -> keras.Model:
     (3x3x1x32 + 32 = 320; 3x3x32x64 + 64 = 18,496; 3x3x64x64 + 64 = 36,928;
     576x64 + 64 = 36,928; 64x10 + 10 = 650): 15% of the dense network's, and more accurate.
     """
-    shape = _check_shape(input_shape)
-    num_classes = _check_classes(num_classes)
-    _check_fits("simple_cnn", shape, [("conv", 3), ("pool", 2), ("conv", 3), ("pool", 2), ("conv", 3)],
-                "three 3x3 convolutions and two 2x2 poolings")
+    num_classes = check.integer("num_classes", num_classes)
+    shape = _image_shape(
+        "simple_cnn", input_shape,
+        [("conv", 3), ("pool", 2), ("conv", 3), ("pool", 2), ("conv", 3)],
+        "three 3x3 convolutions and two 2x2 poolings",
+    )
     return keras.Sequential(
         [
             keras.Input(shape=shape, name="digits"),
@@ -118,10 +122,12 @@ def lecture_cnn(input_shape=(28, 28, 1), num_classes: int = 10) -> keras.Model:
     would mean a 3x3 kernel at *stride 3*, so the kernel size is spelled ``(3, 3)`` here
     (keras2-ok: the old call is quoted only to warn against it).
     """
-    shape = _check_shape(input_shape)
-    num_classes = _check_classes(num_classes)
-    _check_fits("lecture_cnn", shape, [("conv", 3), ("pool", 2), ("conv", 3), ("pool", 2)],
-                "two 3x3 convolutions and two 2x2 poolings")
+    num_classes = check.integer("num_classes", num_classes)
+    shape = _image_shape(
+        "lecture_cnn", input_shape,
+        [("conv", 3), ("pool", 2), ("conv", 3), ("pool", 2)],
+        "two 3x3 convolutions and two 2x2 poolings",
+    )
     return keras.Sequential(
         [
             keras.Input(shape=shape, name="digits"),
@@ -145,12 +151,13 @@ def conv_model(input_shape=(28, 28, 1), num_classes: int = 10, dropout: float = 
     **59,933 parameters** (5x5x1x30 + 30 = 780; 3x3x30x15 + 15 = 4,065; 375x128 + 128 = 48,128;
     128x50 + 50 = 6,450; 50x10 + 10 = 510).
     """
-    shape = _check_shape(input_shape)
-    num_classes = _check_classes(num_classes)
-    if not 0 <= dropout < 1:
-        raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
-    _check_fits("conv_model", shape, [("conv", 5), ("pool", 2), ("conv", 3), ("pool", 2)],
-                "a 5x5 and a 3x3 convolution and two 2x2 poolings")
+    num_classes = check.integer("num_classes", num_classes)
+    dropout = check.dropout("dropout", dropout)
+    shape = _image_shape(
+        "conv_model", input_shape,
+        [("conv", 5), ("pool", 2), ("conv", 3), ("pool", 2)],
+        "a 5x5 and a 3x3 convolution and two 2x2 poolings",
+    )
     return keras.Sequential(
         [
             keras.Input(shape=shape, name="digits"),
@@ -186,8 +193,8 @@ def lenet5(input_shape=(32, 32, 1), num_classes: int = 10, activation: str = "ta
     sparse connection table, 1,516 parameters instead of 2,416), plain tanh instead of the scaled
     1.7159 tanh(2x/3), and a softmax output instead of Euclidean RBF units.
     """
-    shape = _check_shape(input_shape)
-    num_classes = _check_classes(num_classes)
+    shape = check.image_shape("input_shape", input_shape)
+    num_classes = check.integer("num_classes", num_classes)
     height, width = shape[:2]
     if min(height, width) < 28:
         raise ValueError(
@@ -197,8 +204,8 @@ def lenet5(input_shape=(32, 32, 1), num_classes: int = 10, activation: str = "ta
     stack = [keras.Input(shape=shape, name="digits")]
     if height < 32 or width < 32:
         pad_h, pad_w = max(0, 32 - height), max(0, 32 - width)
-        stack.append(layers.ZeroPadding2D(((pad_h // 2, pad_h - pad_h // 2), (pad_w // 2, pad_w - pad_w // 2)),
-                                          name="pad_to_32"))
+        padding = ((pad_h // 2, pad_h - pad_h // 2), (pad_w // 2, pad_w - pad_w // 2))
+        stack.append(layers.ZeroPadding2D(padding, name="pad_to_32"))
     stack += [
         layers.Conv2D(6, (5, 5), activation=activation, name="c1"),
         layers.AveragePooling2D((2, 2), strides=2, name="s2"),
@@ -239,12 +246,13 @@ def improved_cnn(input_shape=(28, 28, 1), num_classes: int = 10, augment: bool =
     neural network models for MNIST digit recognition" (arXiv:2008.10400); the figure this
     course measures, and on which data, is in notebook 03.
     """
-    shape = _check_shape(input_shape)
-    num_classes = _check_classes(num_classes)
-    if not 0 <= dropout < 1:
-        raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
-    _check_fits("improved_cnn", shape, [("conv", 3), ("conv", 3), ("pool", 2), ("conv", 3), ("conv", 3), ("pool", 2)],
-                "four 3x3 convolutions and two 2x2 poolings")
+    num_classes = check.integer("num_classes", num_classes)
+    dropout = check.dropout("dropout", dropout)
+    shape = _image_shape(
+        "improved_cnn", input_shape,
+        [("conv", 3), ("conv", 3), ("pool", 2), ("conv", 3), ("conv", 3), ("pool", 2)],
+        "four 3x3 convolutions and two 2x2 poolings",
+    )
     stack = [keras.Input(shape=shape, name="digits")]
     if augment:
         stack += [

@@ -23,8 +23,7 @@ from collections.abc import Sequence
 import keras
 from keras import layers, ops
 
-from cnncourse.models._checks import check_classes as _check_classes
-from cnncourse.models._checks import check_shape as _check_shape
+from cnncourse import validation as check
 from cnncourse.models.classic import LocalResponseNormalization
 
 __all__ = [
@@ -67,8 +66,7 @@ def inception_module(x, kind: str = "naive", filters_1x1: int = 128, filters_3x3
     Defaults are the lecture's module: on a 28x28x256 input the naive version outputs 28x28x672,
     the bottleneck version 28x28x480. All convolutions use "same" padding and ReLU.
     """
-    if kind not in ("naive", "bottleneck"):
-        raise ValueError(f"kind must be 'naive' or 'bottleneck', got {kind!r}")
+    check.one_of("kind", kind, ("naive", "bottleneck"))
 
     def conv(t, filters, size, suffix):
         return layers.Conv2D(filters, (size, size), padding="same", activation="relu",
@@ -97,7 +95,7 @@ GOOGLENET_MODULES = {
 }
 
 
-def googlenet(input_shape=(224, 224, 3), classes: int = 1000, dropout: float = 0.4) -> keras.Model:
+def googlenet(input_shape=(224, 224, 3), num_classes: int = 1000, dropout: float = 0.4) -> keras.Model:
     """GoogLeNet (Szegedy et al., *Going Deeper with Convolutions*, CVPR 2015, table 1), 224x224x3.
 
     Stem (7x7/2 conv, pool, LRN, 1x1 and 3x3 convs, LRN, pool), nine bottleneck inception modules
@@ -105,8 +103,8 @@ def googlenet(input_shape=(224, 224, 3), classes: int = 1000, dropout: float = 0
     about 6.8 million parameters and 1.5 billion multiply-adds. The two auxiliary classifiers used
     only in training are left out.
     """
-    input_shape = _check_shape(input_shape)
-    classes = _check_classes(classes, "classes")
+    input_shape = check.image_shape("input_shape", input_shape)
+    num_classes = check.integer("num_classes", num_classes)
     inputs = keras.Input(shape=input_shape, name="image")
     x = layers.Conv2D(64, (7, 7), strides=2, padding="same", activation="relu", name="conv1_7x7")(inputs)
     x = layers.MaxPooling2D((3, 3), strides=2, padding="same", name="pool1")(x)
@@ -124,7 +122,7 @@ def googlenet(input_shape=(224, 224, 3), classes: int = 1000, dropout: float = 0
                              reduce_5x5=r5, filters_5x5=f5, pool_proj=pp, name=f"inception_{stage}")
     x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
     x = layers.Dropout(dropout, name="dropout")(x)
-    outputs = layers.Dense(classes, activation="softmax", name="predictions")(x)
+    outputs = layers.Dense(num_classes, activation="softmax", name="predictions")(x)
     return keras.Model(inputs, outputs, name="googlenet")
 
 
@@ -172,8 +170,7 @@ def _conv_bn(x, filters, size, stride, name, use_bias, relu=True, padding="same"
 
 def _shortcut(x, filters, stride, shortcut, name, use_bias, momentum=0.99):
     """The identity when shapes match; otherwise a 1x1 projection ("projection") or zero padding ("pad")."""
-    if shortcut not in SHORTCUTS:
-        raise ValueError(f"shortcut must be one of {SHORTCUTS}, got {shortcut!r}")
+    check.one_of("shortcut", shortcut, SHORTCUTS)
     if stride == 1 and x.shape[-1] == filters:
         return x
     if shortcut == "pad":
@@ -182,10 +179,8 @@ def _shortcut(x, filters, stride, shortcut, name, use_bias, momentum=0.99):
 
 
 def _check_block_args(filters, stride):
-    if not isinstance(filters, int) or filters < 1:
-        raise ValueError(f"filters must be a positive int, got {filters!r}")
-    if stride not in (1, 2):
-        raise ValueError(f"stride must be 1 or 2, got {stride!r}")
+    check.integer("filters", filters)
+    check.one_of("stride", stride, (1, 2))
 
 
 def residual_block(x, filters: int, stride: int = 1, shortcut: str = "projection",
@@ -240,7 +235,7 @@ RESNET_STAGES = {
 }
 
 
-def resnet(depth: int = 50, input_shape=(224, 224, 3), classes: int = 1000,
+def resnet(depth: int = 50, input_shape=(224, 224, 3), num_classes: int = 1000,
            use_bias: bool = True) -> keras.Model:
     """ResNet-18/34/50/101/152 for ImageNet (He et al., CVPR 2016, table 1), input 224x224x3.
 
@@ -252,10 +247,9 @@ def resnet(depth: int = 50, input_shape=(224, 224, 3), classes: int = 1000,
     25,636,712 parameters, exactly ``keras.applications.ResNet50``. ``use_bias=False`` follows the
     paper and torchvision (ResNet-18: 11,689,512 trainable parameters).
     """
-    if depth not in RESNET_STAGES:
-        raise ValueError(f"depth must be one of {sorted(RESNET_STAGES)}, got {depth!r}")
-    input_shape = _check_shape(input_shape)
-    classes = _check_classes(classes, "classes")
+    check.one_of("depth", depth, sorted(RESNET_STAGES))
+    input_shape = check.image_shape("input_shape", input_shape)
+    num_classes = check.integer("num_classes", num_classes)
     kind, stages = RESNET_STAGES[depth]
     block = residual_block if kind == "basic" else bottleneck_block
     inputs = keras.Input(shape=input_shape, name="image")
@@ -268,11 +262,11 @@ def resnet(depth: int = 50, input_shape=(224, 224, 3), classes: int = 1000,
             stride = 2 if b == 1 and stage > 2 else 1
             x = block(x, filters, stride, use_bias=use_bias, name=f"conv{stage}_block{b}")
     x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
-    outputs = layers.Dense(classes, activation="softmax", name="predictions")(x)
+    outputs = layers.Dense(num_classes, activation="softmax", name="predictions")(x)
     return keras.Model(inputs, outputs, name=f"resnet{depth}")
 
 
-def cifar_resnet(depth: int = 20, input_shape=(32, 32, 3), classes: int = 10, width: int = 16,
+def cifar_resnet(depth: int = 20, input_shape=(32, 32, 3), num_classes: int = 10, width: int = 16,
                  shortcut: str = "pad") -> keras.Model:
     """The small ResNets of He et al.'s CIFAR-10 experiments (CVPR 2016, sec. 4.2), 32x32x3.
 
@@ -285,12 +279,11 @@ def cifar_resnet(depth: int = 20, input_shape=(32, 32, 3), classes: int = 10, wi
     uses momentum 0.9 (the Torch/PyTorch value the paper's CIFAR runs used), so its running
     statistics are usable after a short training.
     """
-    if not isinstance(depth, int) or depth < 8 or (depth - 2) % 6:
+    if (check.integer("depth", depth, minimum=8) - 2) % 6:
         raise ValueError(f"depth must be 6n + 2 with n >= 1 (8, 14, 20, 32, 44, 56, 110...), got {depth!r}")
-    if shortcut not in SHORTCUTS:
-        raise ValueError(f"shortcut must be one of {SHORTCUTS}, got {shortcut!r}")
-    input_shape = _check_shape(input_shape)
-    classes = _check_classes(classes, "classes")
+    check.one_of("shortcut", shortcut, SHORTCUTS)
+    input_shape = check.image_shape("input_shape", input_shape)
+    num_classes = check.integer("num_classes", num_classes)
     n = (depth - 2) // 6
     inputs = keras.Input(shape=input_shape, name="image")
     x = _conv_bn(inputs, width, 3, 1, "conv1", use_bias=False, momentum=0.9)
@@ -300,7 +293,7 @@ def cifar_resnet(depth: int = 20, input_shape=(32, 32, 3), classes: int = 10, wi
             x = residual_block(x, filters, stride, shortcut=shortcut, use_bias=False,
                                name=f"conv{stage}_block{b}", bn_momentum=0.9)
     x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
-    outputs = layers.Dense(classes, activation="softmax", name="predictions")(x)
+    outputs = layers.Dense(num_classes, activation="softmax", name="predictions")(x)
     kind = "plain" if shortcut == "none" else "resnet"
     return keras.Model(inputs, outputs, name=f"{kind}{depth}")
 
@@ -321,18 +314,16 @@ def _dense_layer(x, growth_rate, name):
     return layers.Concatenate(name=f"{name}_concat")([x, y])
 
 
-def dense_block(x, layers: int, growth_rate: int = 32, name: str = "dense"):
+def dense_block(x, num_layers: int, growth_rate: int = 32, name: str = "dense"):
     """A dense block (Huang et al., *Densely Connected Convolutional Networks*, CVPR 2017).
 
-    ``layers`` composite layers (BN-ReLU-1x1 conv with 4k filters, BN-ReLU-3x3 conv with k =
+    ``num_layers`` composite layers (BN-ReLU-1x1 conv with 4k filters, BN-ReLU-3x3 conv with k =
     ``growth_rate`` filters); each one's k new feature maps are concatenated to everything
-    before, so the block's output has ``input channels + layers * growth_rate`` channels.
+    before, so the block's output has ``input channels + num_layers * growth_rate`` channels.
     """
-    if not isinstance(layers, int) or layers < 1:
-        raise ValueError(f"layers must be a positive int, got {layers!r}")
-    if not isinstance(growth_rate, int) or growth_rate < 1:
-        raise ValueError(f"growth_rate must be a positive int, got {growth_rate!r}")
-    for i in range(1, layers + 1):
+    check.integer("num_layers", num_layers)
+    check.integer("growth_rate", growth_rate)
+    for i in range(1, num_layers + 1):
         x = _dense_layer(x, growth_rate, name=f"{name}_block{i}")
     return x
 
@@ -340,15 +331,14 @@ def dense_block(x, layers: int, growth_rate: int = 32, name: str = "dense"):
 def transition_block(x, reduction: float = 0.5, name: str = "transition"):
     """DenseNet's transition between dense blocks: BN-ReLU-1x1 conv keeping ``reduction`` of the
     channels, then 2x2 average pooling (halves the feature maps)."""
-    if not 0 < reduction <= 1:
-        raise ValueError(f"reduction must be in (0, 1], got {reduction!r}")
+    check.number("reduction", reduction, 0, 1, "(]")
     x = layers.BatchNormalization(epsilon=BN_EPSILON, name=f"{name}_bn")(x)
     x = layers.Activation("relu", name=f"{name}_relu")(x)
     x = layers.Conv2D(int(x.shape[-1] * reduction), (1, 1), use_bias=False, name=f"{name}_conv")(x)
     return layers.AveragePooling2D((2, 2), strides=2, name=f"{name}_pool")(x)
 
 
-def densenet121(input_shape=(224, 224, 3), classes: int = 1000, growth_rate: int = 32,
+def densenet121(input_shape=(224, 224, 3), num_classes: int = 1000, growth_rate: int = 32,
                 blocks: Sequence[int] = (6, 12, 24, 16)) -> keras.Model:
     """DenseNet-121 (Huang et al., CVPR 2017, table 1), input 224x224x3.
 
@@ -357,8 +347,8 @@ def densenet121(input_shape=(224, 224, 3), classes: int = 1000, growth_rate: int
     global average pooling and a softmax layer: 8,062,504 parameters, as
     ``keras.applications.DenseNet121`` (whose conventions and layer names it follows).
     """
-    input_shape = _check_shape(input_shape)
-    classes = _check_classes(classes, "classes")
+    input_shape = check.image_shape("input_shape", input_shape)
+    num_classes = check.integer("num_classes", num_classes)
     inputs = keras.Input(shape=input_shape, name="image")
     x = layers.ZeroPadding2D(3, name="conv1_pad")(inputs)
     x = layers.Conv2D(2 * growth_rate, (7, 7), strides=2, use_bias=False, name="conv1_conv")(x)
@@ -373,7 +363,7 @@ def densenet121(input_shape=(224, 224, 3), classes: int = 1000, growth_rate: int
     x = layers.BatchNormalization(epsilon=BN_EPSILON, name="bn")(x)
     x = layers.Activation("relu", name="relu")(x)
     x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
-    outputs = layers.Dense(classes, activation="softmax", name="predictions")(x)
+    outputs = layers.Dense(num_classes, activation="softmax", name="predictions")(x)
     return keras.Model(inputs, outputs, name="densenet121")
 
 
@@ -406,7 +396,7 @@ MOBILENET_BLOCKS = ((64, 1), (128, 2), (128, 1), (256, 2), (256, 1), (512, 2),
                     (512, 1), (512, 1), (512, 1), (512, 1), (512, 1), (1024, 2), (1024, 1))
 
 
-def mobilenet(input_shape=(224, 224, 3), classes: int = 1000, alpha: float = 1.0,
+def mobilenet(input_shape=(224, 224, 3), num_classes: int = 1000, alpha: float = 1.0,
               dropout: float = 1e-3) -> keras.Model:
     """MobileNet v1 (Howard et al., *MobileNets: Efficient Convolutional Neural Networks for Mobile
     Vision Applications*, 2017, table 1), input 224x224x3.
@@ -416,10 +406,9 @@ def mobilenet(input_shape=(224, 224, 3), classes: int = 1000, alpha: float = 1.0
     scales every layer's filters. ``alpha=1``: 4,253,864 parameters, exactly
     ``keras.applications.MobileNet`` (same conventions), and about 569 million multiply-adds.
     """
-    input_shape = _check_shape(input_shape)
-    classes = _check_classes(classes, "classes")
-    if not alpha > 0:
-        raise ValueError(f"alpha must be positive, got {alpha!r}")
+    input_shape = check.image_shape("input_shape", input_shape)
+    num_classes = check.integer("num_classes", num_classes)
+    check.number("alpha", alpha, 0, None, "()")
     inputs = keras.Input(shape=input_shape, name="image")
     x = layers.Conv2D(int(32 * alpha), (3, 3), strides=2, padding="same", use_bias=False, name="conv1")(inputs)
     x = layers.BatchNormalization(name="conv1_bn")(x)
@@ -428,8 +417,8 @@ def mobilenet(input_shape=(224, 224, 3), classes: int = 1000, alpha: float = 1.0
         x = depthwise_separable_block(x, int(filters * alpha), stride, name=f"block{i}")
     x = layers.GlobalAveragePooling2D(keepdims=True, name="avg_pool")(x)
     x = layers.Dropout(dropout, name="dropout")(x)
-    x = layers.Conv2D(classes, (1, 1), name="conv_preds")(x)
-    x = layers.Reshape((classes,), name="reshape")(x)
+    x = layers.Conv2D(num_classes, (1, 1), name="conv_preds")(x)
+    x = layers.Reshape((num_classes,), name="reshape")(x)
     outputs = layers.Activation("softmax", name="predictions")(x)
     return keras.Model(inputs, outputs, name=f"mobilenet_{alpha:g}")
 
@@ -465,9 +454,8 @@ def alphago_policy(k: int = 192, input_shape=(19, 19, 48)) -> keras.Model:
     matters, so the network never throws resolution away. ``k=192`` (the match version):
     3,882,793 parameters.
     """
-    if not isinstance(k, int) or k < 1:
-        raise ValueError(f"k must be a positive int, got {k!r}")
-    input_shape = _check_shape(input_shape)
+    check.integer("k", k)
+    input_shape = check.image_shape("input_shape", input_shape)
     inputs = keras.Input(shape=input_shape, name="board")
     x = layers.ZeroPadding2D(2, name="conv1_pad")(inputs)
     x = layers.Conv2D(k, (5, 5), activation="relu", name="conv1")(x)

@@ -18,25 +18,17 @@ from __future__ import annotations
 import keras
 from keras import layers
 
+from cnncourse import validation as check
+
 __all__ = ["text_cnn", "simple_text_cnn"]
 
 
-def _positive_int(name: str, value) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
-    if value < 1:
-        raise ValueError(f"{name} must be at least 1, got {value}")
-    return value
-
-
 def _check_common(vocab_size, sequence_length, embedding_dim, num_classes, widths) -> None:
-    _positive_int("vocab_size", vocab_size)
-    _positive_int("sequence_length", sequence_length)
-    _positive_int("embedding_dim", embedding_dim)
-    if _positive_int("num_classes", num_classes) < 2:
-        raise ValueError(f"num_classes must be at least 2, got {num_classes}")
+    check.integer("vocab_size", vocab_size)
+    check.integer("sequence_length", sequence_length)
+    check.integer("embedding_dim", embedding_dim)
+    check.integer("num_classes", num_classes, minimum=2)
     for k in widths:
-        _positive_int("filter width", k)
         if k > sequence_length:
             raise ValueError(
                 f"filter width {k} is longer than the sequence ({sequence_length} tokens); "
@@ -68,16 +60,10 @@ def text_cnn(vocab_size: int, sequence_length: int, embedding_dim: int = 128,
     >>> text_cnn(1000, 40, embedding_dim=8, filter_sizes=(2, 3), num_filters=4).count_params()
     8177
     """
-    try:
-        widths = tuple(filter_sizes)
-    except TypeError:
-        raise TypeError(f"filter_sizes must be a sequence of ints, got {filter_sizes!r}") from None
-    if not widths:
-        raise ValueError("filter_sizes must name at least one filter width, got an empty sequence")
+    widths = check.shape("filter_sizes", filter_sizes)
     _check_common(vocab_size, sequence_length, embedding_dim, num_classes, widths)
-    _positive_int("num_filters", num_filters)
-    if not 0 <= dropout < 1:
-        raise ValueError(f"dropout must be in [0, 1), got {dropout}")
+    check.integer("num_filters", num_filters)
+    check.dropout("dropout", dropout)
 
     tokens = keras.Input(shape=(sequence_length,), dtype="int32", name="tokens")
     x = layers.Embedding(vocab_size, embedding_dim, name="embedding")(tokens)
@@ -101,8 +87,9 @@ def simple_text_cnn(vocab_size: int, sequence_length: int, embedding_dim: int = 
     >>> simple_text_cnn(100, 20, embedding_dim=4, filters=2, kernel_size=3).count_params()
     429
     """
-    _check_common(vocab_size, sequence_length, embedding_dim, num_classes, (kernel_size,))
-    _positive_int("filters", filters)
+    widths = (check.integer("kernel_size", kernel_size),)
+    _check_common(vocab_size, sequence_length, embedding_dim, num_classes, widths)
+    check.integer("filters", filters)
     return keras.Sequential(
         [
             keras.Input(shape=(sequence_length,), dtype="int32", name="tokens"),

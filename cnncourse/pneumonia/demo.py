@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from cnncourse import validation as check
 from cnncourse.pneumonia.layout import CLASSES, KAGGLE_COUNTS, SPLITS
 
 #: Printed wherever numbers measured on demo data appear.
@@ -29,11 +30,8 @@ def _counts(value, what: str) -> dict[str, int]:
         counts = {c: value.get(c) for c in CLASSES}
     else:
         counts = dict.fromkeys(CLASSES, value)
-    for n in counts.values():
-        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-            raise ValueError(f"{what} must be a positive int or a mapping {{class: positive int}} for "
-                             f"{CLASSES}, got {value!r}")
-    return {c: int(n) for c, n in counts.items()}
+    return {c: check.integer(f"{what} (an int or a mapping {{class: int}} for {CLASSES})", n)
+            for c, n in counts.items()}
 
 
 def _canvas(rng: np.random.Generator, anatomy: dict, sick: str | None, size: int = 128) -> np.ndarray:

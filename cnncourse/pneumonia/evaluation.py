@@ -1,7 +1,9 @@
 """Honest evaluation: fix the decision threshold on validation, then look at the test set once.
 
-The metrics are written out in NumPy (so you can read how each is computed) and tested against
-scikit-learn. With PNEUMONIA as the positive class:
+The threshold-dependent metrics are written out in NumPy (so you can read how each is computed);
+the ROC curve, ROC-AUC and average precision are scikit-learn's, the one implementation the
+package uses (the figures in :mod:`cnncourse.pneumonia.figures` and :mod:`cnncourse.plots` too).
+With PNEUMONIA as the positive class:
 
 - sensitivity (recall) = TP / (TP + FN): the share of pneumonia cases found;
 - specificity = TN / (TN + FP): the share of normal X-rays called normal;
@@ -24,19 +26,19 @@ from pathlib import Path
 
 import numpy as np
 
+from cnncourse import validation as check
+
 THRESHOLD_RULES = ("sensitivity", "youden")
 
 
 def _binary_inputs(y_true, y_prob) -> tuple[np.ndarray, np.ndarray]:
-    y = np.asarray(y_true).ravel()
-    p = np.asarray(y_prob, dtype=float).ravel()
-    if y.size == 0 or y.shape != p.shape:
-        raise ValueError(f"y_true and y_prob must be non-empty and of equal length, got {y.shape} and {p.shape}")
-    if not set(np.unique(y).tolist()) <= {0, 1}:
-        raise ValueError(f"y_true must hold 0 (NORMAL) and 1 (PNEUMONIA), got values {np.unique(y)[:5].tolist()}")
+    y = check.binary_labels("y_true", y_true)
+    p = check.numeric_array("y_prob", y_prob).astype(float).ravel()
+    if y.shape != p.shape:
+        raise ValueError(f"y_true and y_prob must be of equal length, got {y.shape} and {p.shape}")
     if np.isnan(p).any():
         raise ValueError("y_prob contains NaN: the model diverged or the inputs were broken")
-    return y.astype(int), p
+    return y, p
 
 
 def _ratio(num: float, den: float) -> float:
@@ -66,40 +68,33 @@ def binary_metrics(y_true, y_prob, threshold: float = 0.5) -> dict:
 
 def roc_curve(y_true, y_prob) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(fpr, tpr, thresholds)`` at every distinct score, highest threshold first (starting at +inf)."""
+    from sklearn import metrics
+
     y, p = _binary_inputs(y_true, y_prob)
-    order = np.argsort(-p, kind="stable")
-    y, p = y[order], p[order]
-    last = np.r_[np.flatnonzero(np.diff(p)), y.size - 1]  # last index of each distinct score
-    tps, fps = np.cumsum(y)[last], (last + 1) - np.cumsum(y)[last]
-    tpr = np.r_[0, tps] / max(y.sum(), 1)
-    fpr = np.r_[0, fps] / max((1 - y).sum(), 1)
-    return fpr, tpr, np.r_[np.inf, p[last]]
+    fpr, tpr, thresholds = metrics.roc_curve(y, p, drop_intermediate=False)
+    thresholds[0] = np.inf  # scikit-learn < 1.3 starts at max(score) + 1
+    return fpr, tpr, thresholds
 
 
 def roc_auc(y_true, y_prob) -> float:
-    """Area under the ROC curve = P(score of a random positive > score of a random negative), ties 1/2.
-
-    Computed with ranks (Mann-Whitney U): no curve, no threshold needed.
-    """
-    from scipy.stats import rankdata
+    """Area under the ROC curve = P(score of a random positive > score of a random negative), ties 1/2."""
+    from sklearn import metrics
 
     y, p = _binary_inputs(y_true, y_prob)
     n1, n0 = int(y.sum()), int((1 - y).sum())
     if n1 == 0 or n0 == 0:
         raise ValueError(f"ROC-AUC needs both classes, got {n1} positives and {n0} negatives")
-    ranks = rankdata(p)
-    return float((ranks[y == 1].sum() - n1 * (n1 + 1) / 2) / (n1 * n0))
+    return float(metrics.roc_auc_score(y, p))
 
 
 def average_precision(y_true, y_prob) -> float:
     """PR-AUC as average precision: sum over thresholds of (recall gained) x (precision there)."""
+    from sklearn import metrics
+
     y, p = _binary_inputs(y_true, y_prob)
     if y.sum() == 0:
         raise ValueError("average precision needs at least one positive example")
-    fpr, tpr, _ = roc_curve(y, p)
-    tps, fps = tpr[1:] * y.sum(), fpr[1:] * (1 - y).sum()
-    precision = tps / (tps + fps)
-    return float(np.sum(np.diff(np.r_[0, tpr[1:]]) * precision))
+    return float(metrics.average_precision_score(y, p))
 
 
 def bootstrap_ci(y_true, y_prob, metric=roc_auc, n_resamples: int = 1000, level: float = 0.95,
@@ -110,8 +105,7 @@ def bootstrap_ci(y_true, y_prob, metric=roc_auc, n_resamples: int = 1000, level:
     another test set of the same size from the same hospital, not with another hospital.
     """
     y, p = _binary_inputs(y_true, y_prob)
-    if not 0 < level < 1:
-        raise ValueError(f"level must be between 0 and 1, got {level}")
+    check.number("level", level, 0, 1, "()")
     if len(np.unique(y)) < 2:
         raise ValueError("a bootstrap interval of this metric needs both classes in y_true")
     rng = np.random.default_rng(seed)
@@ -136,10 +130,8 @@ def choose_threshold(y_val, p_val, rule: str = "sensitivity", target: float = 0.
     similar test image fall on either side by chance).
     """
     y, p = _binary_inputs(y_val, p_val)
-    if rule not in THRESHOLD_RULES:
-        raise ValueError(f"rule must be one of {THRESHOLD_RULES}, got {rule!r}")
-    if not 0 < target <= 1:
-        raise ValueError(f"target must be in (0, 1], got {target}")
+    check.one_of("rule", rule, THRESHOLD_RULES)
+    check.number("target", target, 0, 1, "(]")
     fpr, tpr, thresholds = roc_curve(y, p)
     fpr, tpr, thresholds = fpr[1:], tpr[1:], thresholds[1:]  # drop the +inf start
     if rule == "sensitivity":
@@ -153,18 +145,25 @@ def choose_threshold(y_val, p_val, rule: str = "sensitivity", target: float = 0.
     return float((thresholds[index] + lower) / 2), text
 
 
-def predict_files(model, files, image_size: int | None = None, batch_size: int = 32, resize: str = "pad"):
+def predict_files(model, files, image_size: int | None = None, batch_size: int = 32,
+                  resize: str = "pad", keep_images: bool = False):
     """``(probabilities, labels, kept_files)`` for image files; unreadable files are left out.
-    ``resize``: as in training (``"pad"`` or ``"crop"``)."""
+    ``resize``: as in training (``"pad"`` or ``"crop"``). ``keep_images=True`` adds a fourth
+    item, the decoded images as uint8 ``(n, size, size, 1)`` (the X-rays are gray), so that
+    figures need not decode them again."""
     from cnncourse.pneumonia.pipeline import make_dataset
 
     size = image_size or int(model.inputs[0].shape[1])
-    probs, labels, kept = [], [], []
-    for x, y, f in make_dataset(files, image_size=size, batch_size=batch_size, resize=resize, include_paths=True):
+    probs, labels, kept, images = [], [], [], []
+    for x, y, f in make_dataset(files, image_size=size, batch_size=batch_size, resize=resize,
+                                cache=False, include_paths=True):
         probs.append(np.asarray(model(x, training=False), dtype=float).reshape(-1))
         labels.append(y.numpy().astype(int))
         kept.extend(Path(v.decode()) for v in f.numpy())
-    return np.concatenate(probs), np.concatenate(labels), kept
+        if keep_images:
+            images.append(np.asarray(x[..., :1]).astype(np.uint8))
+    result = np.concatenate(probs), np.concatenate(labels), kept
+    return (*result, np.concatenate(images)) if keep_images else result
 
 
 @dataclass
@@ -183,6 +182,7 @@ class Evaluation:
     data_label: str = ""
     skipped_files: list[Path] = field(default_factory=list)
     resize: str = "pad"
+    test_images: np.ndarray | None = field(default=None, repr=False)  # uint8 (n, H, W, 1)
 
     def to_dict(self) -> dict:
         """JSON-ready: threshold, rule, data label, validation and test metrics."""
@@ -211,20 +211,6 @@ class Evaluation:
                 f"  ROC-AUC {t['roc_auc']:.3f} (95% CI {low:.3f}-{high:.3f})  PR-AUC {t['pr_auc']:.3f}\n"
                 f"  confusion [[TN, FP], [FN, TP]] = {t['confusion']}")
 
-    def figures(self, name: str = "model") -> dict:
-        """plotly figures: ``roc``, ``pr`` (with the operating point) and ``confusion``."""
-        from cnncourse import plots
-
-        suffix = f" - {self.data_label}" if self.data_label else ""
-        predicted = (self.p_test >= self.threshold).astype(int)
-        return {
-            "roc": plots.plot_roc(self.y_test, {name: self.p_test}, self.threshold, title=f"ROC, test set{suffix}"),
-            "pr": plots.plot_pr_curve(self.y_test, {name: self.p_test}, self.threshold,
-                                      title=f"Precision-recall, test set{suffix}"),
-            "confusion": plots.plot_confusion_matrix(self.y_test, predicted, ["NORMAL", "PNEUMONIA"],
-                                                     title=f"Confusion matrix at threshold {self.threshold:.3f}{suffix}"),
-        }
-
 
 def evaluate(model, val_files, test_files, *, rule: str = "sensitivity", target_sensitivity: float = 0.95,
              threshold: float | None = None, batch_size: int = 32, n_bootstrap: int = 1000, seed: int = 0,
@@ -241,60 +227,15 @@ def evaluate(model, val_files, test_files, *, rule: str = "sensitivity", target_
         threshold, rule_text = choose_threshold(y_val, p_val, rule, target_sensitivity)
     else:
         rule_text = "fixed in advance"
-    p_test, y_test, kept = predict_files(model, test_files, batch_size=batch_size, resize=resize)
+    p_test, y_test, kept, images = predict_files(model, test_files, batch_size=batch_size,
+                                                 resize=resize, keep_images=True)
     test = binary_metrics(y_test, p_test, threshold)
     test.update(roc_auc=roc_auc(y_test, p_test), pr_auc=average_precision(y_test, p_test),
                 prevalence=float(y_test.mean()),
                 roc_auc_ci95=list(bootstrap_ci(y_test, p_test, roc_auc, n_bootstrap, seed=seed)))
     kept_set = {Path(f).resolve() for f in kept}
     skipped = [Path(f) for f in test_files if Path(f).resolve() not in kept_set]
-    return Evaluation(threshold, rule_text, binary_metrics(y_val, p_val, threshold), test, y_val, p_val,
-                      y_test, p_test, kept, data_label, skipped, resize)
-
-
-def gradcam_examples(model, evaluation: Evaluation, n: int = 3, layer_name: str | None = None, size: float = 2.2):
-    """Grad-CAM overlays for up to ``n`` true positives, false positives and false negatives.
-
-    One row per kind, the most confident cases first; each title gives the probability of
-    PNEUMONIA. The heatmaps show the evidence for PNEUMONIA (class 1) in every row, so a false
-    negative shows what little the model found. Uses :func:`cnncourse.explain.grad_cam` (the
-    last feature map by default).
-    Returns a matplotlib figure; ``fig.cases`` lists ``(kind, file, probability)``.
-    """
-    import matplotlib.pyplot as plt
-
-    from cnncourse import explain
-    from cnncourse.pneumonia.pipeline import make_dataset
-
-    y, p, files = evaluation.y_test, evaluation.p_test, evaluation.test_files
-    predicted = p >= evaluation.threshold
-    kinds = {
-        "true positive": np.flatnonzero(predicted & (y == 1)),
-        "false positive": np.flatnonzero(predicted & (y == 0)),
-        "false negative": np.flatnonzero(~predicted & (y == 1)),
-    }
-    size_px = int(model.inputs[0].shape[1])
-    chosen = {kind: idx[np.argsort(-np.abs(p[idx] - evaluation.threshold))][:n] for kind, idx in kinds.items()}
-    shown = [kind for kind, idx in chosen.items() if len(idx)]
-    fig, axes = plt.subplots(max(len(shown), 1), n, figsize=(size * n, size * 1.1 * max(len(shown), 1) + 0.4),
-                             squeeze=False)
-    for ax in axes.flat:
-        ax.axis("off")
-    cases = []
-    for row, kind in enumerate(shown):
-        idx = chosen[kind]
-        batch = next(iter(make_dataset([files[i] for i in idx], image_size=size_px, batch_size=len(idx),
-                                       cache=False, resize=evaluation.resize)))[0].numpy()
-        for col, (i, image) in enumerate(zip(idx, batch, strict=True)):
-            heatmap = explain.grad_cam(model, image, layer_name=layer_name, class_index=1)
-            axes[row, col].imshow(explain.overlay_heatmap(image, heatmap))
-            axes[row, col].set_title(f"{kind}\np={p[i]:.2f} {files[i].name[:18]}", fontsize=8)
-            cases.append((kind, files[i], float(p[i])))
-    missing = [kind for kind in kinds if kind not in shown]
-    label = f" - {evaluation.data_label}" if evaluation.data_label else ""
-    note = f"\n(no {' or '.join(missing)}s on the test set)" if missing else ""
-    fig.suptitle(f"Grad-CAM evidence for PNEUMONIA (threshold {evaluation.threshold:.2f}){label}{note}", fontsize=10)
-    fig.tight_layout()
-    fig.cases = cases
-    plt.close(fig)
-    return fig
+    return Evaluation(threshold=threshold, rule=rule_text, val=binary_metrics(y_val, p_val, threshold),
+                      test=test, y_val=y_val, p_val=p_val, y_test=y_test, p_test=p_test,
+                      test_files=kept, data_label=data_label, skipped_files=skipped, resize=resize,
+                      test_images=images)

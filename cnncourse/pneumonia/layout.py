@@ -14,6 +14,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from cnncourse import validation as check
+
 SPLITS = ("train", "val", "test")
 CLASSES = ("NORMAL", "PNEUMONIA")  # label 0, label 1
 IMAGE_SUFFIXES = (".jpeg", ".jpg", ".png")
@@ -43,7 +45,8 @@ def patient_id(filename) -> str:
         raise TypeError(f"expected a file name or path, got {type(filename).__name__}")
     stem = Path(filename).stem
     if not stem:
-        raise ValueError(f"expected an image file name like person1_bacteria_1.jpeg, got {filename!r}")
+        raise ValueError("expected an image file name like person1_bacteria_1.jpeg, "
+                         f"got {filename!r}")
     for pattern in (_PERSON, _STUDY):
         found = pattern.match(stem)
         if found:
@@ -61,13 +64,13 @@ def label_of(path) -> int:
 
 def is_image(path: Path) -> bool:
     """A visible image file (not a macOS ``._`` resource fork or a hidden file)."""
-    return path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES and not path.name.startswith(".")
+    return (path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES
+            and not path.name.startswith("."))
 
 
 def list_images(data_dir, split: str) -> list[Path]:
     """Sorted image paths of one split, NORMAL first then PNEUMONIA."""
-    if split not in SPLITS:
-        raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+    check.one_of("split", split, SPLITS)
     root = Path(data_dir) / split
     if not root.is_dir():
         raise FileNotFoundError(f"no {split}/ folder in {data_dir}: expected the Kaggle layout "

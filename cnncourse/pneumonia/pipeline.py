@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from cnncourse import validation as check
 from cnncourse.pneumonia.layout import labels_of
 
 RESIZE_MODES = ("pad", "crop")
@@ -103,12 +104,9 @@ def make_dataset(files, labels=None, image_size: int = 224, batch_size: int = 32
     labels = labels_of(files) if labels is None else [float(y) for y in labels]
     if len(labels) != len(files):
         raise ValueError(f"got {len(labels)} labels for {len(files)} files")
-    if isinstance(image_size, bool) or not isinstance(image_size, int) or image_size < 16:
-        raise ValueError(f"image_size must be an int of at least 16 pixels, got {image_size!r}")
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
-    if resize not in RESIZE_MODES:
-        raise ValueError(f"resize must be one of {RESIZE_MODES}, got {resize!r}")
+    check.integer("image_size (pixels)", image_size, minimum=16)
+    check.integer("batch_size", batch_size)
+    check.one_of("resize", resize, RESIZE_MODES)
     augment = training if augment is None else augment
     shuffle = training if shuffle is None else shuffle
     autotune = tf.data.AUTOTUNE

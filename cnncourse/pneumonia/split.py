@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from cnncourse import validation as check
 from cnncourse.pneumonia.layout import CLASSES, label_of, list_images, patient_id
 
 
@@ -21,15 +22,15 @@ def patients_in_both(files_a, files_b) -> list[str]:
     return sorted({patient_id(p) for p in files_a} & {patient_id(p) for p in files_b})
 
 
-def split_train_val(data_dir, val_fraction: float = 0.15, seed: int = 0, exclude=()) -> tuple[list[Path], list[Path]]:
+def split_train_val(data_dir, val_fraction: float = 0.15, seed: int = 0,
+                    exclude=()) -> tuple[list[Path], list[Path]]:
     """``(train_files, val_files)``: the images of ``data_dir/train``, grouped by patient.
 
     Within each class, patients are shuffled (``seed``) and moved to validation until about
     ``val_fraction`` of that class's images are there, so both sides keep the class balance and
     no patient is on both sides. ``exclude``: paths to leave out (e.g. ``audit(...).unreadable``).
     """
-    if not isinstance(val_fraction, (int, float)) or not 0 < val_fraction < 1:
-        raise ValueError(f"val_fraction must be a number between 0 and 1, got {val_fraction!r}")
+    check.number("val_fraction", val_fraction, 0, 1, "()")
     excluded = {Path(p).resolve() for p in exclude}
     files = [p for p in list_images(data_dir, "train") if p.resolve() not in excluded]
     rng = np.random.default_rng(seed)
@@ -40,7 +41,8 @@ def split_train_val(data_dir, val_fraction: float = 0.15, seed: int = 0, exclude
             if label_of(path) == label:
                 groups.setdefault(patient_id(path), []).append(path)
         if len(groups) < 2:
-            raise ValueError(f"need at least 2 {name} patients in {data_dir}/train to split, found {len(groups)}")
+            raise ValueError(f"need at least 2 {name} patients in {data_dir}/train to split, "
+                             f"found {len(groups)}")
         target = val_fraction * sum(map(len, groups.values()))
         taken = 0
         for patient in rng.permutation(sorted(groups)):

@@ -34,9 +34,9 @@ from pathlib import Path
 import numpy as np
 
 from cnncourse import config
+from cnncourse import validation as check
+from cnncourse.pneumonia.defaults import FULL_DEFAULTS
 from cnncourse.pneumonia.layout import labels_of
-
-METRIC_NAMES = ("loss", "accuracy", "auc", "pr_auc")
 
 
 def class_weights(labels) -> dict[int, float]:
@@ -321,8 +321,10 @@ class _RunFolder:
         return history
 
 
-def train(train_files, val_files, *, backbone="mobilenetv2", image_size: int = 224, batch_size: int = 32,
-          epochs: int = 5, fine_tune_epochs: int = 5, fine_tune_layers: int = 30,
+def train(train_files, val_files, *, backbone=FULL_DEFAULTS["backbone"],
+          image_size: int = FULL_DEFAULTS["image_size"], batch_size: int = FULL_DEFAULTS["batch_size"],
+          epochs: int = FULL_DEFAULTS["epochs"], fine_tune_epochs: int = FULL_DEFAULTS["fine_tune_epochs"],
+          fine_tune_layers: int = FULL_DEFAULTS["fine_tune_layers"],
           learning_rate: float = 1e-3, fine_tune_learning_rate: float = 1e-5,
           weights="imagenet-or-random", dropout: float = 0.2, run_dir=None, augment: bool = True,
           resize: str = "pad", use_class_weights: bool = True, patience: int = 3, seed: int = 0, verbose="auto",
@@ -354,11 +356,10 @@ def train(train_files, val_files, *, backbone="mobilenetv2", image_size: int = 2
     train_files, val_files = [str(f) for f in train_files], [str(f) for f in val_files]
     if not train_files or not val_files:
         raise ValueError(f"need training and validation files, got {len(train_files)} and {len(val_files)}")
-    for name, value in (("epochs", epochs), ("fine_tune_epochs", fine_tune_epochs), ("patience", patience)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < (1 if name != "fine_tune_epochs" else 0):
-            raise ValueError(f"{name} must be an int >= {1 if name != 'fine_tune_epochs' else 0}, got {value!r}")
-    if resize not in RESIZE_MODES:
-        raise ValueError(f"resize must be one of {RESIZE_MODES}, got {resize!r}")
+    check.integer("epochs", epochs)
+    check.integer("fine_tune_epochs", fine_tune_epochs, minimum=0)
+    check.integer("patience", patience)
+    check.one_of("resize", resize, RESIZE_MODES)
     is_baseline = isinstance(backbone, str) and backbone == "baseline"
     if isinstance(backbone, str) and not is_baseline and backbone.lower() not in transfer.BACKBONES:
         raise ValueError(f"backbone must be 'baseline', one of {sorted(transfer.BACKBONES)} or a keras.Model, "
@@ -382,16 +383,16 @@ def train(train_files, val_files, *, backbone="mobilenetv2", image_size: int = 2
             if is_baseline:
                 model = baseline_cnn(image_size)
                 model.get_layer("head").bias.assign([bias])
-                model.weights_source = "trained from scratch"
+                source = "trained from scratch"
             else:
                 if callable(backbone) and not isinstance(backbone, (str, keras.Model)):
                     backbone = backbone()  # built here, inside the strategy's scope
-                model = transfer.build_transfer_model(backbone, (image_size, image_size, 3), weights=weights,
-                                                      dropout=dropout, output_bias=bias)
+                model, source = transfer.build_transfer_model(
+                    backbone, (image_size, image_size, 3), weights=weights, dropout=dropout,
+                    output_bias=bias, return_source=True)
         finally:
             keras.config.set_dtype_policy(previous_policy)
         compile_model(model, learning_rate, jit)
-    source = getattr(model, "weights_source", "given model")
 
     arguments.update(train_files=train_files, val_files=val_files)
     run = _RunFolder(run_dir, fingerprint(arguments, model, source))
@@ -401,9 +402,11 @@ def train(train_files, val_files, *, backbone="mobilenetv2", image_size: int = 2
                 "instead of training again.")
         print(note)
         s = run.state
-        return TrainResult(keras.saving.load_model(run_dir / "model.keras"), run.history(), run_dir,
-                           s["best_val_auc"], s["weights_source"], s["strategy"], s["mixed_precision"],
-                           s["jit_compile"], time.perf_counter() - start, [note])
+        return TrainResult(model=keras.saving.load_model(run_dir / "model.keras"),
+                           history=run.history(), run_dir=run_dir, best_val_auc=s["best_val_auc"],
+                           weights_source=s["weights_source"], strategy=s["strategy"],
+                           mixed_precision=s["mixed_precision"], jit_compile=s["jit_compile"],
+                           seconds=time.perf_counter() - start, notes=[note])
 
     train_ds = make_dataset(train_files, image_size=image_size, batch_size=batch_size, training=True,
                             augment=augment, cache=cache, resize=resize, seed=seed)
@@ -448,5 +451,7 @@ def train(train_files, val_files, *, backbone="mobilenetv2", image_size: int = 2
     history.to_csv(run_dir / "history.csv", index=False)
     run.save(complete=True, best_val_auc=best, weights_source=source, strategy=describe_strategy(strategy),
              mixed_precision=mixed, jit_compile=jit)
-    return TrainResult(model, history, run_dir, best, source, describe_strategy(strategy), mixed, jit,
-                       time.perf_counter() - start, notes)
+    return TrainResult(model=model, history=history, run_dir=run_dir, best_val_auc=best,
+                       weights_source=source, strategy=describe_strategy(strategy),
+                       mixed_precision=mixed, jit_compile=jit,
+                       seconds=time.perf_counter() - start, notes=notes)

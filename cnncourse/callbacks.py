@@ -4,7 +4,7 @@ The notebooks keep ``model.compile(...)`` and ``model.fit(...)`` in plain sight 
 lesson); this module only removes the repetition around them::
 
     history = model.fit(x, y, epochs=20, validation_split=0.1,
-                        callbacks=training.standard_callbacks(patience=3))
+                        callbacks=callbacks.standard_callbacks(patience=3))
 
 ``standard_callbacks`` stops when the validation loss has not improved for ``patience`` epochs
 and puts back the weights of the best epoch, so the model evaluated afterwards is the best one
@@ -18,13 +18,9 @@ from pathlib import Path
 
 import keras
 
+from cnncourse import validation as check
+
 __all__ = ["early_stopping", "best_checkpoint", "standard_callbacks", "best_epoch"]
-
-
-def _check_patience(patience) -> int:
-    if isinstance(patience, bool) or not isinstance(patience, int) or patience < 0:
-        raise ValueError(f"patience must be a non-negative int (epochs), got {patience!r}")
-    return patience
 
 
 def early_stopping(patience: int = 3, monitor: str = "val_loss") -> keras.callbacks.EarlyStopping:
@@ -38,7 +34,8 @@ def early_stopping(patience: int = 3, monitor: str = "val_loss") -> keras.callba
     if not isinstance(monitor, str) or not monitor:
         raise ValueError(f"monitor must be a metric name such as 'val_loss', got {monitor!r}")
     return keras.callbacks.EarlyStopping(
-        monitor=monitor, patience=_check_patience(patience), restore_best_weights=True, verbose=0
+        monitor=monitor, patience=check.integer("patience (epochs)", patience, minimum=0),
+        restore_best_weights=True, verbose=0,
     )
 
 
@@ -51,7 +48,8 @@ def best_checkpoint(path, monitor: str = "val_loss") -> keras.callbacks.ModelChe
     elif path.suffix == ".keras":
         weights_only = False
     else:
-        raise ValueError(f"checkpoint path must end in .keras (whole model) or .weights.h5 (weights), got {str(path)!r}")
+        raise ValueError("checkpoint path must end in .keras (whole model) or .weights.h5 "
+                         f"(weights), got {str(path)!r}")
     path.parent.mkdir(parents=True, exist_ok=True)
     return keras.callbacks.ModelCheckpoint(
         str(path), monitor=monitor, save_best_only=True, save_weights_only=weights_only, verbose=0
@@ -79,7 +77,8 @@ def best_epoch(history, monitor: str = "val_loss") -> int:
     values = history.history if hasattr(history, "history") else history
     if not isinstance(values, Mapping) or monitor not in values:
         held = sorted(values) if isinstance(values, Mapping) else type(history).__name__
-        raise ValueError(f"history has no {monitor!r} (it holds {held}); did fit get validation data?")
+        raise ValueError(f"history has no {monitor!r} (it holds {held}); "
+                         "did fit get validation data?")
     series = list(values[monitor])
     if not series:
         raise ValueError(f"history[{monitor!r}] is empty")
