@@ -100,24 +100,33 @@ def test_the_lab_without_credentials_stops_and_says_where_to_set_them(kaggle_ser
         pn.find_data()  # the default never falls back to synthetic data
 
 
-@pytest.mark.parametrize("credentials", [{"KAGGLE_API_TOKEN": "KGAT_not-the-right-token-123"},
-                                         {"KAGGLE_USERNAME": emu.USERNAME, "KAGGLE_KEY": "wrong-key-0123456789"}],
-                         ids=["token", "legacy key"])
-def test_doctor_reports_rejected_credentials_as_invalid_with_what_to_do(kaggle_service, monkeypatch, credentials):
+REJECTED = [{"KAGGLE_API_TOKEN": "KGAT_not-the-right-token-123"},
+            {"KAGGLE_USERNAME": emu.USERNAME, "KAGGLE_KEY": "wrong-key-0123456789"}]
+
+
+def _check_kaggle_online():
+    return doctor.run_check("Kaggle credentials",
+                            lambda: doctor.check_kaggle_credentials(online=True))
+
+
+@pytest.mark.parametrize("credentials", REJECTED, ids=["token", "legacy key"])
+def test_doctor_reports_rejected_credentials_as_invalid_with_what_to_do(kaggle_service, monkeypatch,
+                                                                         credentials):
     kaggle_service("ok")
     for name, value in credentials.items():
         monkeypatch.setenv(name, value)
-    result = doctor.run_check("Kaggle credentials", lambda: doctor.check_kaggle_credentials(online=True))
+    result = _check_kaggle_online()
     assert result.status == "FAILED", result
     for phrase in ("401", "Create a new token", "https://www.kaggle.com/settings"):
         assert phrase in result.detail, result.detail
-    secret = next(iter(credentials.values())) if len(credentials) == 1 else credentials["KAGGLE_KEY"]
+    secret = credentials.get("KAGGLE_KEY") or credentials["KAGGLE_API_TOKEN"]
     assert secret not in result.detail + json.dumps(result.facts)
 
 
-def test_doctor_without_a_connection_to_kaggle_says_it_could_not_validate(kaggle_service, monkeypatch):
+def test_doctor_without_a_connection_to_kaggle_says_it_could_not_validate(kaggle_service,
+                                                                         monkeypatch):
     kaggle_service("offline")
     monkeypatch.setenv("KAGGLE_API_TOKEN", emu.TOKEN)
-    result = doctor.run_check("Kaggle credentials", lambda: doctor.check_kaggle_credentials(online=True))
+    result = _check_kaggle_online()
     assert result.status == "not checked" and "could not be reached" in result.detail, result
     assert emu.TOKEN not in result.detail
