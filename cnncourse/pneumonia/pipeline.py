@@ -84,9 +84,10 @@ def decode_and_resize(path, image_size: int, resize: str = "pad"):
         return tf.image.resize_with_crop_or_pad(tf.image.resize(gray, new_hw, method=method), image_size, image_size)
 
     # Shrinking: "area" averages all the pixels under each output pixel (no aliasing, and several
-    # times faster than bilinear with antialias=True). Enlarging: bilinear interpolation.
+    # times faster than bilinear with antialias=True). Enlarging: bilinear interpolation. Both
+    # only average pixels, so the result stays within 0-255.
     out = tf.cond(side >= image_size, lambda: fit("area"), lambda: fit("bilinear"))
-    return tf.cast(tf.round(tf.clip_by_value(out, 0, 255)), tf.uint8)
+    return tf.cast(tf.round(out), tf.uint8)
 
 
 def make_dataset(files, labels=None, image_size: int = 224, batch_size: int = 32, *, training: bool = False,
