@@ -137,11 +137,11 @@ def main(argv=None) -> int:
     baseline = rates[IDG]
     ratios = {name: [rate / base for rate, base in zip(values, baseline, strict=True)] for name, values in rates.items()}
     width = max(map(len, rates))
-    print(f"\n{'pipeline':<{width}}  images/s (median)   vs ImageDataGenerator: median  best   each round")
+    print(f"\n{'pipeline':<{width}}  images/s  vs ImageDataGenerator: median   best  each round")
     for name in rates:
-        each = " ".join(f"{r:.1f}" for r in ratios[name])
-        print(f"{name:<{width}}  {statistics.median(rates[name]):17.0f}   {statistics.median(ratios[name]):27.1f}x "
-              f"{max(ratios[name]):5.1f}x   {each}")
+        each = " ".join(f"{r:.1f}x" for r in ratios[name])
+        print(f"{name:<{width}}  {statistics.median(rates[name]):8.0f}  {statistics.median(ratios[name]):28.1f}x "
+              f"{max(ratios[name]):5.1f}x  {each}")
     first = statistics.median(ratios[FIRST])
     cached = statistics.median(ratios[CACHED])
     vs_keras = statistics.median([a / b for a, b in zip(rates[FIRST], rates[KERAS], strict=True)])
