@@ -19,11 +19,9 @@ import os
 import platform
 import timeit
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+import numpy as np
 
-import numpy as np  # noqa: E402
-
-from cnncourse import conv  # noqa: E402
+from cnncourse import conv, env
 
 GOAL = 2.0  # conv2d may take at most this many times tf.nn.conv2d's time
 
@@ -43,6 +41,7 @@ def main(argv=None) -> int:
                         help="limit TensorFlow and NumPy's BLAS to this many threads (0: their defaults)")
     args = parser.parse_args(argv)
 
+    env.import_tensorflow_quietly()  # no TensorFlow start-up lines before the results
     import tensorflow as tf
     from threadpoolctl import threadpool_limits  # installed with scikit-learn
 

@@ -217,6 +217,34 @@ def test_large_jpegs_are_decoded_at_reduced_scale_like_a_full_decode(tmp_path):
     assert np.abs(fast[16:112] - reference).mean() < 4.0
 
 
+
+@pytest.mark.parametrize("resize", ["pad", "crop"])
+def test_resize_matches_pil_area_average_of_the_brightness(tmp_path, resize):
+    # A colour JPEG (R, G and B differ): the pipeline must give its brightness (what PIL's "L"
+    # gives), shrunk by averaging the pixels under each output pixel (PIL's BOX filter), padded or
+    # cropped around the centre. 1200x800 at 96: "pad" 96x64 with 16 black rows above and below,
+    # "crop" 144x96 with 24 columns cut on each side.
+    yy, xx = np.mgrid[0:800, 0:1200]
+    rgb = np.stack([127 + 100 * np.sin(xx / 60), 127 + 100 * np.cos(yy / 45), 127 + 100 * np.sin((xx + yy) / 80)], -1)
+    Image.fromarray(rgb.astype(np.uint8)).save(tmp_path / "colour.jpeg", quality=95)
+    ours = pn.decode_and_resize(str(tmp_path / "colour.jpeg"), 96, resize).numpy()[..., 0].astype(float)
+    grey = Image.open(tmp_path / "colour.jpeg").convert("L")
+    if resize == "pad":
+        reference = np.asarray(grey.resize((96, 64), Image.Resampling.BOX), float)
+        assert (ours[:16] == 0).all() and (ours[80:] == 0).all()
+        ours = ours[16:80]
+    else:
+        reference = np.asarray(grey.resize((144, 96), Image.Resampling.BOX).crop((24, 0, 120, 96)), float)
+    assert np.abs(ours - reference).mean() < 1.0 and np.abs(ours - reference).max() <= 4
+
+
+def test_small_images_are_enlarged_bilinearly_like_pil(tmp_path):
+    small = (np.add.outer(np.arange(30) * 8, np.arange(40) * 5) % 256).astype(np.uint8)
+    Image.fromarray(small).save(tmp_path / "small.png")
+    ours = pn.decode_and_resize(str(tmp_path / "small.png"), 80).numpy()[..., 0].astype(float)
+    reference = np.asarray(Image.fromarray(small).resize((80, 60), Image.Resampling.BILINEAR), float)
+    assert np.abs(ours[10:70] - reference).mean() < 0.5
+
 # ---------------------------------------------------------------- metrics against scikit-learn
 
 @pytest.fixture
