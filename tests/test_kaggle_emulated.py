@@ -45,6 +45,10 @@ def kaggle_service(monkeypatch, tmp_path):
     endpoints._env_to_endpoint.update(real)  # the client points at kaggle.com again
 
 
+REJECTED = [{"KAGGLE_API_TOKEN": "KGAT_not-the-right-token-123"},
+            {"KAGGLE_USERNAME": emu.USERNAME, "KAGGLE_KEY": "wrong-key-0123456789"}]
+
+
 def _fails_with(dest, *phrases):
     with pytest.raises(pn.DataUnavailable) as info:
         pn.download(dest, quiet=True)
@@ -56,19 +60,13 @@ def _fails_with(dest, *phrases):
     return message
 
 
-def test_a_wrong_token_is_rejected_with_what_to_do(kaggle_service, monkeypatch):
+@pytest.mark.parametrize("credentials", REJECTED, ids=["token", "legacy key"])
+def test_wrong_credentials_are_rejected_with_what_to_do(kaggle_service, monkeypatch, credentials):
     dest = kaggle_service("ok")
-    monkeypatch.setenv("KAGGLE_API_TOKEN", "KGAT_not-the-right-token-123")
-    message = _fails_with(dest, "401", "Create a new token")
-    assert "KGAT_not-the-right-token-123" not in message
-
-
-def test_a_wrong_legacy_key_gets_401_at_the_download(kaggle_service, monkeypatch):
-    dest = kaggle_service("ok")
-    monkeypatch.setenv("KAGGLE_USERNAME", emu.USERNAME)
-    monkeypatch.setenv("KAGGLE_KEY", "wrong-key-0123456789")
-    message = _fails_with(dest, "401", "kaggle.com/settings")
-    assert "wrong-key-0123456789" not in message
+    for name, value in credentials.items():
+        monkeypatch.setenv(name, value)
+    message = _fails_with(dest, "401", "Create a new token", "kaggle.com/settings")
+    assert not any(secret in message for secret in credentials.values() if secret != emu.USERNAME)
 
 
 def test_terms_not_accepted_gives_403_and_the_dataset_page(kaggle_service, monkeypatch):
@@ -98,10 +96,6 @@ def test_the_lab_without_credentials_stops_and_says_where_to_set_them(kaggle_ser
     _fails_with(dest, "KAGGLE_API_TOKEN", "Notebook access", "~/.kaggle/access_token")
     with pytest.raises(pn.DataUnavailable):
         pn.find_data()  # the default never falls back to synthetic data
-
-
-REJECTED = [{"KAGGLE_API_TOKEN": "KGAT_not-the-right-token-123"},
-            {"KAGGLE_USERNAME": emu.USERNAME, "KAGGLE_KEY": "wrong-key-0123456789"}]
 
 
 def _check_kaggle_online():
