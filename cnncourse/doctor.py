@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import importlib.metadata
 import io
 import json
 import os
@@ -140,10 +139,7 @@ def check_versions() -> tuple[str, dict]:
 
     facts = env.report(show=False)
     for package in ("numpy", "kaggle", "cnncourse"):
-        try:
-            facts[package] = importlib.metadata.version(package)
-        except importlib.metadata.PackageNotFoundError:
-            facts[package] = "not installed"
+        facts[package] = env.installed_version(package) or "not installed"
     detail = (f"Python {facts['Python']}, TensorFlow {facts['TensorFlow']}, Keras {facts['Keras']} "
               f"({facts['Keras backend']}), NumPy {facts['numpy']}, kaggle {facts['kaggle']}; {facts['Platform']}")
     return detail, facts
