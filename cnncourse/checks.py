@@ -23,8 +23,10 @@ check_conv_params         ``fn(kernel_size, in_channels, filters)`` -> weights +
 check_receptive_field     ``fn([(kernel, stride), ...])`` -> final ``(size, jump)``
 ========================= ===================================================================
 
-For anything else: ``check_close(name, got, expected)``, ``check_shape(name, array, shape)``
-and ``check_cases(fn, [(args, expected), ...])``.
+For a Keras model: ``check_layers(name, model, reference)`` compares it layer by layer with a
+reference model (type, output shape, parameters). For anything else:
+``check_close(name, got, expected)``, ``check_shape(name, array, shape)`` and
+``check_cases(fn, [(args, expected), ...])``.
 
 >>> check_close("two thirds", 2 / 3, 0.6667, atol=1e-3)
 two thirds: ok ✓
@@ -46,6 +48,7 @@ __all__ = [
     "check_close",
     "check_conv2d",
     "check_conv_params",
+    "check_layers",
     "check_output_size",
     "check_receptive_field",
     "check_shape",
@@ -186,6 +189,31 @@ def check_shape(name: str, array, shape: tuple) -> bool:
     if not ok:
         raise CheckFailed(f"{name}: expected shape {tuple(shape)}, got {got}")
     print(f"{name}: shape {got} ok {PASS_MARK}")
+    return True
+
+
+def _layer_rows(model) -> list[tuple[str, tuple, int]]:
+    """(type, output shape without the batch axis, parameters) of each layer but the input."""
+    return [(type(layer).__name__, tuple(layer.output.shape[1:]), layer.count_params())
+            for layer in model.layers if type(layer).__name__ != "InputLayer"]
+
+
+def check_layers(name: str, model, reference) -> bool:
+    """Check a Keras model layer by layer against a reference model: the same layer types in the
+    same order, with the same output shapes and parameter counts (names may differ)."""
+    __tracebackhide__ = True  # noqa: F841
+    got, expected = _layer_rows(model), _layer_rows(reference)
+    for number, (mine, wanted) in enumerate(zip(got, expected, strict=False), start=1):
+        if mine != wanted:
+            raise CheckFailed(f"{name}: layer {number} differs\n"
+                              f"expected: {wanted[0]} with output shape {wanted[1]} and "
+                              f"{wanted[2]:,} parameters\n"
+                              f"got: {mine[0]} with output shape {mine[1]} and "
+                              f"{mine[2]:,} parameters")
+    if len(got) != len(expected):
+        raise CheckFailed(f"{name}: expected {len(expected)} layers (not counting the input), got "
+                          f"{len(got)}: {', '.join(row[0] for row in got)}")
+    print(f"{name}: all {len(got)} layers match {PASS_MARK}")
     return True
 
 

@@ -137,3 +137,24 @@ def test_generic_helpers(capsys):
         checks.check_cases(abs, [1, 2])
     with pytest.raises(TypeError, match="expects your function"):
         checks.check_conv2d(np.zeros(3))
+
+
+def test_check_layers_compares_type_shape_and_parameters(capsys):
+    import keras
+
+    def net(*middle, tail=()):
+        return keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Conv2D(4, (3, 3)), *middle,
+                                 keras.layers.Flatten(), keras.layers.Dense(2), *tail])
+
+    pool = keras.layers.MaxPooling2D
+    reference = net(pool(2))  # its counts, by hand: 3*3*4 + 4 = 40 and 3*3*4*2 + 2 = 74
+    assert [row[2] for row in checks._layer_rows(reference)] == [40, 0, 0, 74]
+    assert checks.check_layers("net", net(pool(2, name="other_name")), reference)
+    assert "net: all 4 layers match" in capsys.readouterr().out
+    with pytest.raises(checks.CheckFailed, match=r"layer 2 differs\nexpected: MaxPooling2D"):
+        checks.check_layers("net", net(keras.layers.AveragePooling2D(2)), reference)
+    with pytest.raises(checks.CheckFailed,
+                       match=r"expected: MaxPooling2D with output shape \(3, 3, 4\)"):
+        checks.check_layers("net", net(pool(2, strides=1)), reference)
+    with pytest.raises(checks.CheckFailed, match="expected 4 layers .*, got 5"):
+        checks.check_layers("net", net(pool(2), tail=[keras.layers.Softmax()]), reference)
