@@ -1,6 +1,6 @@
 """Self-checks: run your own function on cases whose answers are known, see what passes.
 
-The visible test cells of notebooks 01-03 call these; you can call them too while you work. A
+The visible test cells of notebooks 01-04 call these; you can call them too while you work. A
 check prints one line when every case passes and raises :class:`CheckFailed` naming the first
 failing case, with its inputs, the expected value and what your function returned (never how to
 compute it)::
