@@ -47,6 +47,9 @@ __all__ = [
 ]
 
 PADDING_MODES = ("valid", "same", "full")
+#: The array shapes an image and a kernel may have, by rank.
+_IMAGE_SHAPES = {2: "(H, W)", 3: "(H, W, C)"}
+_KERNEL_SHAPES = {2: "(kh, kw)", 3: "(kh, kw, C)", 4: "(kh, kw, C, K)"}
 OUTPUT_SIZE_MODES = ("strict", "floor", "ceil")
 
 
@@ -87,27 +90,13 @@ def _pair(value, name: str, minimum: int = 1) -> tuple[int, int]:
 
 def _as_image(x, name: str = "x") -> np.ndarray:
     """x as an (H, W, C) array (a 2-D image gets C = 1)."""
-    x = check.numeric_array(name, x)
-    if x.ndim == 2:
-        x = x[:, :, None]
-    elif x.ndim != 3:
-        raise ValueError(
-            f"{name} must be an image of shape (H, W) or (H, W, C), got shape {x.shape}"
-        )
-    if 0 in x.shape:
-        raise ValueError(f"{name} must not be empty, got shape {x.shape}")
-    return x
+    x = check.numeric_array(name, x, _IMAGE_SHAPES)
+    return x[:, :, None] if x.ndim == 2 else x
 
 
 def _as_kernel(kernel, channels: int) -> tuple[np.ndarray, bool]:
     """kernel as (kh, kw, C, K), and whether the output has a filter axis (4-D kernel)."""
-    k = check.numeric_array("kernel", kernel)
-    if k.ndim not in (2, 3, 4):
-        raise ValueError(
-            f"kernel must have shape (kh, kw), (kh, kw, C) or (kh, kw, C, K), got shape {k.shape}"
-        )
-    if 0 in k.shape:
-        raise ValueError(f"kernel must not be empty, got shape {k.shape}")
+    k = check.numeric_array("kernel", kernel, _KERNEL_SHAPES)
     has_filter_axis = k.ndim == 4
     k = k.reshape(k.shape[:2] + (k.shape[2] if k.ndim > 2 else 1, k.shape[3] if k.ndim > 3 else 1))
     if k.shape[2] != channels:
@@ -366,10 +355,7 @@ def convolve2d(x, kernel, stride=1, padding=0, bias=None, dilation=1):
     For ``"same"`` with an odd kernel too; with an even kernel TensorFlow's "same" padding puts
     the extra zero at the bottom/right while SciPy centres the other way, one pixel apart.
     """
-    k = np.asarray(kernel)
-    if k.ndim not in (2, 3, 4):
-        raise ValueError(f"kernel must have shape (kh, kw), (kh, kw, C) or (kh, kw, C, K), "
-                         f"got shape {k.shape}")
+    k = check.numeric_array("kernel", kernel, _KERNEL_SHAPES)
     return conv2d(x, k[::-1, ::-1], stride=stride, padding=padding, bias=bias, dilation=dilation)
 
 
@@ -504,6 +490,35 @@ def receptive_field(layers) -> list[ReceptiveField]:
 # --------------------------------------------------------------------------- figure
 
 
+def _number(v) -> str:
+    return f"{v:g}" if abs(v - round(v)) < 1e-9 else f"{v:.2f}"
+
+
+def _number_grid(ax, values, shade, annotate: bool) -> None:
+    """``shade`` as grey cells, with ``values`` written in them (NaN: left empty)."""
+    ax.imshow(shade, cmap="Greys", vmin=0, vmax=3)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    if annotate:
+        for (r, c), v in np.ndenumerate(values):
+            if not np.isnan(v):
+                ax.text(c, r, _number(v), ha="center", va="center", fontsize=8)
+
+
+def _output_steps(out_shape, steps) -> list[tuple[int, int]]:
+    """The checked output positions to draw; by default the first two, the first of the next row
+    and the last."""
+    rows, cols = out_shape
+    if steps is None:
+        steps = [(0, 0), (0, min(1, cols - 1)), (min(1, rows - 1), 0), (rows - 1, cols - 1)]
+        return list(dict.fromkeys(steps))
+    for step in steps:
+        if not (len(step) == 2 and 0 <= step[0] < rows and 0 <= step[1] < cols):
+            raise ValueError(f"step {step} is not an output position; "
+                             f"the output is {rows}x{cols}")
+    return [tuple(step) for step in steps]
+
+
 def plot_conv_steps(x, kernel, stride=1, padding=0, steps=None, size: float = 2.6, title=None):
     """Step-by-step figure of the sliding window: one column per step.
 
@@ -523,35 +538,15 @@ def plot_conv_steps(x, kernel, stride=1, padding=0, steps=None, size: float = 2.
     (top, bottom), (left, right) = padding_widths(padding, image.shape, k.shape, stride)
     padded = pad(image, ((top, bottom), (left, right)))
     sh, sw = _pair(stride, "stride")
-    if steps is None:
-        steps = [(0, 0), (0, min(1, out.shape[1] - 1)), (min(1, out.shape[0] - 1), 0),
-                 (out.shape[0] - 1, out.shape[1] - 1)]
-        steps = list(dict.fromkeys(steps))
+    steps = _output_steps(out.shape, steps)
     order = {(i, j): n for n, (i, j) in enumerate(np.ndindex(out.shape))}
-    for step in steps:
-        if tuple(step) not in order:
-            raise ValueError(f"step {step} is not an output position; "
-                             f"the output is {out.shape[0]}x{out.shape[1]}")
     fig, axes = plt.subplots(2, len(steps), figsize=(size * len(steps), size * 2.4), squeeze=False)
     is_pad = np.ones(padded.shape, bool)
     is_pad[top:top + image.shape[0], left:left + image.shape[1]] = False
     annotate = max(padded.shape) <= 12
-
-    def grid(ax, values, shade, fmt):
-        ax.imshow(shade, cmap="Greys", vmin=0, vmax=3)
-        ax.set_xticks([])
-        ax.set_yticks([])
-        if annotate:
-            for (r, c), v in np.ndenumerate(values):
-                if not np.isnan(v):
-                    ax.text(c, r, fmt(v), ha="center", va="center", fontsize=8)
-
-    def fmt(v):
-        return f"{v:g}" if abs(v - round(v)) < 1e-9 else f"{v:.2f}"
-
     for col, (i, j) in enumerate(steps):
         ax = axes[0, col]
-        grid(ax, padded.astype(float), is_pad * 1.0, fmt)
+        _number_grid(ax, padded.astype(float), is_pad * 1.0, annotate)
         ax.add_patch(patches.Rectangle((j * sw - 0.5, i * sh - 0.5), k.shape[1], k.shape[0],
                                        fill=False, edgecolor="red", linewidth=2.5))
         ax.set_title(f"window at row {i * sh}, col {j * sw}", fontsize=9)
@@ -560,13 +555,13 @@ def plot_conv_steps(x, kernel, stride=1, padding=0, steps=None, size: float = 2.
             if n <= order[(i, j)]:
                 done[r, c] = out[r, c]
         ax = axes[1, col]
-        grid(ax, done, np.where(np.isnan(done), 0.0, 0.6), fmt)
+        _number_grid(ax, done, np.where(np.isnan(done), 0.0, 0.6), annotate)
         ax.add_patch(patches.Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, edgecolor="red",
                                        linewidth=2.5))
-        ax.set_title(f"output[{i}, {j}] = {fmt(float(out[i, j]))}", fontsize=9)
+        ax.set_title(f"output[{i}, {j}] = {_number(float(out[i, j]))}", fontsize=9)
     kernel_rows = ""
     if k.size <= 25:
-        kernel_rows = " / ".join(" ".join(fmt(float(v)) for v in row) for row in k)
+        kernel_rows = " / ".join(" ".join(_number(float(v)) for v in row) for row in k)
     fig.suptitle(title or f"{image.shape[0]}x{image.shape[1]} input, "
                  f"{k.shape[0]}x{k.shape[1]} kernel, stride {stride}, padding {padding!r} "
                  f"-> {out.shape[0]}x{out.shape[1]} output"
