@@ -176,9 +176,11 @@ def _conv_bn(x, filters, size, stride, name, use_bias, relu=True, padding="same"
 
 
 def _shortcut(x, filters, stride, shortcut, name, use_bias, momentum=0.99):
-    """The identity when shapes match; otherwise a 1x1 projection ("projection") or zero padding
-    ("pad")."""
+    """None for ``shortcut="none"`` (no addition); the identity when shapes match; otherwise a
+    1x1 projection ("projection") or zero padding ("pad")."""
     check.one_of("shortcut", shortcut, SHORTCUTS)
+    if shortcut == "none":
+        return None
     if stride == 1 and x.shape[-1] == filters:
         return x
     if shortcut == "pad":
@@ -205,9 +207,7 @@ def residual_block(x, filters: int, stride: int = 1, shortcut: str = "projection
     """
     _check_block_args(filters, stride)
     m = bn_momentum
-    skip = None
-    if shortcut != "none":
-        skip = _shortcut(x, filters, stride, shortcut, name, use_bias, m)
+    skip = _shortcut(x, filters, stride, shortcut, name, use_bias, m)
     y = _conv_bn(x, filters, 3, stride, f"{name}_1", use_bias, momentum=m)
     y = _conv_bn(y, filters, 3, 1, f"{name}_2", use_bias, relu=False, momentum=m)
     if skip is not None:
@@ -226,9 +226,7 @@ def bottleneck_block(x, filters: int, stride: int = 1, shortcut: str = "projecti
     """
     _check_block_args(filters, stride)
     m = bn_momentum
-    skip = None
-    if shortcut != "none":
-        skip = _shortcut(x, 4 * filters, stride, shortcut, name, use_bias, m)
+    skip = _shortcut(x, 4 * filters, stride, shortcut, name, use_bias, m)
     y = _conv_bn(x, filters, 1, stride, f"{name}_1", use_bias, momentum=m)
     y = _conv_bn(y, filters, 3, 1, f"{name}_2", use_bias, momentum=m)
     y = _conv_bn(y, 4 * filters, 1, 1, f"{name}_3", use_bias, relu=False, momentum=m)
