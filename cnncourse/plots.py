@@ -255,46 +255,12 @@ def plot_feature_maps(model, image, layer_names=None, max_maps: int = 8, size: f
     labelled with that value. The activations themselves are in ``fig.activations``
     ({layer: array}).
     """
-    import keras
     import matplotlib.pyplot as plt
 
-    if not hasattr(model, "layers") or not getattr(model, "inputs", None):
-        raise TypeError(f"expected a built keras Model (starting with keras.Input), "
-                        f"got {type(model).__name__}")
-    x = np.asarray(image, dtype="float32")
-    expected = tuple(model.inputs[0].shape[1:])
-    if x.ndim == len(expected) - 1:
-        x = x[..., None]
-    if x.ndim == len(expected):
-        x = x[None]
-    if x.shape[0] != 1 or tuple(x.shape[1:]) != expected:
-        raise ValueError(f"image must have the model's input shape {expected} (one image), "
-                         f"got {np.shape(image)}")
-    if layer_names is None:
-        layer_names = [layer.name for layer in model.layers
-                       if "Conv" in type(layer).__name__ or "Pooling2D" in type(layer).__name__]
-    if isinstance(layer_names, str):
-        layer_names = [layer_names]
-    if not layer_names:
-        raise ValueError("no layers to show: pass layer_names")
     check.integer("max_maps", max_maps)
-    known = [layer.name for layer in model.layers]
-    missing = [name for name in layer_names if name not in known]
-    if missing:
-        raise ValueError(f"no layer named {missing} in {model.name!r}; its layers are {known}")
-    if len(model.inputs) != 1:
-        raise ValueError(f"plot_feature_maps needs a model with one input, "
-                         f"{model.name!r} has {len(model.inputs)}")
-    extractor = keras.Model(model.inputs[0], [model.get_layer(name).output for name in layer_names])
-    outputs = extractor(x, training=False)
-    outputs = list(outputs) if isinstance(outputs, (list, tuple)) else [outputs]
-    activations = {name: np.asarray(out)[0] for name, out in zip(layer_names, outputs, strict=True)}
-    for name, act in activations.items():
-        if act.ndim != 3:
-            raise ValueError(f"layer {name!r} does not output feature maps (H, W, C): "
-                             f"its output is {act.shape}")
+    activations = _feature_maps(model, image, layer_names)
     ncols = min(max_maps, max(a.shape[-1] for a in activations.values()))
-    nrows = len(layer_names)
+    nrows = len(activations)
     fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows * 1.1),
                              squeeze=False)
     for row, (name, act) in enumerate(activations.items()):
@@ -317,6 +283,48 @@ def plot_feature_maps(model, image, layer_names=None, max_maps: int = 8, size: f
     fig.activations = activations
     plt.close(fig)
     return fig
+
+
+def _feature_maps(model, image, layer_names) -> dict[str, np.ndarray]:
+    """``{layer name: its (H, W, C) output for image}``, the arguments of
+    :func:`plot_feature_maps` checked on the way."""
+    import keras
+
+    if not hasattr(model, "layers") or not getattr(model, "inputs", None):
+        raise TypeError(f"expected a built keras Model (starting with keras.Input), "
+                        f"got {type(model).__name__}")
+    x = np.asarray(image, dtype="float32")
+    expected = tuple(model.inputs[0].shape[1:])
+    if x.ndim == len(expected) - 1:
+        x = x[..., None]
+    if x.ndim == len(expected):
+        x = x[None]
+    if x.shape[0] != 1 or tuple(x.shape[1:]) != expected:
+        raise ValueError(f"image must have the model's input shape {expected} (one image), "
+                         f"got {np.shape(image)}")
+    if layer_names is None:
+        layer_names = [layer.name for layer in model.layers
+                       if "Conv" in type(layer).__name__ or "Pooling2D" in type(layer).__name__]
+    if isinstance(layer_names, str):
+        layer_names = [layer_names]
+    if not layer_names:
+        raise ValueError("no layers to show: pass layer_names")
+    known = [layer.name for layer in model.layers]
+    missing = [name for name in layer_names if name not in known]
+    if missing:
+        raise ValueError(f"no layer named {missing} in {model.name!r}; its layers are {known}")
+    if len(model.inputs) != 1:
+        raise ValueError(f"plot_feature_maps needs a model with one input, "
+                         f"{model.name!r} has {len(model.inputs)}")
+    extractor = keras.Model(model.inputs[0], [model.get_layer(name).output for name in layer_names])
+    outputs = extractor(x, training=False)
+    outputs = list(outputs) if isinstance(outputs, (list, tuple)) else [outputs]
+    activations = {name: np.asarray(out)[0] for name, out in zip(layer_names, outputs, strict=True)}
+    for name, act in activations.items():
+        if act.ndim != 3:
+            raise ValueError(f"layer {name!r} does not output feature maps (H, W, C): "
+                             f"its output is {act.shape}")
+    return activations
 
 
 def _scores_by_name(scores) -> dict[str, np.ndarray]:

@@ -85,3 +85,39 @@ def test_private_keras_graph_attributes_are_used_in_one_place_at_most():
         f"Keras' private graph attributes (_nodes_by_depth, _keras_history) are used in {places}: "
         "keep them behind one function, with a test that fails loudly when Keras changes them"
     )
+
+
+def tautologies(tree: ast.AST) -> list[int]:
+    """Lines of asserts that cannot fail: a constant, ``x or <constant>``, ``x == x`` (``x != x``
+    is the NaN test and stays)."""
+    found = []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Assert):
+            continue
+        for part in ast.walk(node.test):
+            constant = isinstance(part, ast.Constant) and part is node.test
+            or_constant = isinstance(part, ast.BoolOp) and isinstance(part.op, ast.Or) \
+                and any(isinstance(value, ast.Constant) for value in part.values)
+            self_compare = isinstance(part, ast.Compare) and len(part.ops) == 1 \
+                and not isinstance(part.ops[0], ast.NotEq) \
+                and ast.dump(part.left) == ast.dump(part.comparators[0])
+            if constant or or_constant or self_compare:
+                found.append(node.lineno)
+                break
+    return found
+
+
+def test_the_tautology_finder_finds_each_kind():
+    source = "assert True\nassert x or True\nassert f(a) == f(a)\nassert y != y\nassert z == 1\n"
+    assert tautologies(ast.parse(source)) == [1, 2, 3]
+
+
+def test_no_test_asserts_something_that_cannot_fail():
+    tests = Path(__file__).resolve().parent
+    found = {
+        f"{path.relative_to(tests)}:{line}"
+        for path in sorted(tests.rglob("*.py"))
+        for line in tautologies(ast.parse(path.read_text(), str(path)))
+    }
+    assert len(list(tests.rglob("test_*.py"))) > 10
+    assert not found, f"asserts that cannot fail: {sorted(found)}"
