@@ -285,6 +285,7 @@ def plot_feature_maps(model, image, layer_names=None, max_maps: int = 8, size: f
     return fig
 
 
+
 def _feature_maps(model, image, layer_names) -> dict[str, np.ndarray]:
     """``{layer name: its (H, W, C) output for image}``, the arguments of
     :func:`plot_feature_maps` checked on the way."""
@@ -302,9 +303,11 @@ def _feature_maps(model, image, layer_names) -> dict[str, np.ndarray]:
     if x.shape[0] != 1 or tuple(x.shape[1:]) != expected:
         raise ValueError(f"image must have the model's input shape {expected} (one image), "
                          f"got {np.shape(image)}")
-    if layer_names is None:
-        layer_names = [layer.name for layer in model.layers
-                       if "Conv" in type(layer).__name__ or "Pooling2D" in type(layer).__name__]
+    if layer_names is None:  # not the global poolings: their output is one value per channel
+        kinds = (keras.layers.Conv2D, keras.layers.DepthwiseConv2D, keras.layers.SeparableConv2D,
+                 keras.layers.Conv2DTranspose, keras.layers.MaxPooling2D,
+                 keras.layers.AveragePooling2D)
+        layer_names = [layer.name for layer in model.layers if isinstance(layer, kinds)]
     if isinstance(layer_names, str):
         layer_names = [layer_names]
     if not layer_names:

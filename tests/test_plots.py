@@ -205,3 +205,16 @@ def test_feature_maps_reject_bad_input():
         plots.plot_feature_maps(model, np.zeros((10, 10)), layer_names=["flat"])
     with pytest.raises(TypeError, match="keras Model"):
         plots.plot_feature_maps("model", np.zeros((10, 10)))
+
+
+def test_feature_maps_by_default_show_convolutions_and_poolings_not_global_poolings():
+    model = keras.Sequential([
+        keras.Input((10, 10, 1)),
+        keras.layers.Conv2D(2, 3, name="conv"),
+        keras.layers.DepthwiseConv2D(3, name="depthwise"),
+        keras.layers.AveragePooling2D(2, name="pool"),
+        keras.layers.GlobalAveragePooling2D(name="gap"),
+        keras.layers.Dense(2, name="dense"),
+    ])
+    fig = plots.plot_feature_maps(model, np.zeros((10, 10)))
+    assert list(fig.activations) == ["conv", "depthwise", "pool"]
