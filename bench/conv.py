@@ -36,9 +36,11 @@ def best_time(fn, repeat: int, min_seconds: float = 0.2) -> float:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeat", type=int, default=5, help="timing rounds per method (best is kept)")
+    parser.add_argument("--repeat", type=int, default=5,
+                        help="timing rounds per method (best is kept)")
     parser.add_argument("--threads", type=int, default=0,
-                        help="limit TensorFlow and NumPy's BLAS to this many threads (0: their defaults)")
+                        help="limit TensorFlow and NumPy's BLAS to this many threads "
+                             "(0: their defaults)")
     args = parser.parse_args(argv)
 
     env.import_tensorflow_quietly()  # no TensorFlow start-up lines before the results
@@ -76,8 +78,10 @@ def main(argv=None) -> int:
     }
     with threadpool_limits(1, user_api="blas"):  # the whole timing, not per call (it costs ms)
         timings["conv2d, BLAS on 1 thread"] = best_time(numpy_conv, args.repeat)
-    timings["conv2d_naive (loops)"] = best_time(lambda: conv.conv2d_naive(x, kernel, padding="same"),
-                                                max(2, args.repeat // 2), min_seconds=0.05)
+    timings["conv2d_naive (loops)"] = best_time(
+        lambda: conv.conv2d_naive(x, kernel, padding="same"),
+        max(2, args.repeat // 2), min_seconds=0.05,
+    )
     base = timings["tf.nn.conv2d (eager)"]
     threads = f"{args.threads} thread(s)" if args.threads else "default threads"
     print(f"28x28x16 input, 32 filters 3x3, 'same', float32 - {os.cpu_count()} CPUs ({threads}), "
@@ -90,10 +94,13 @@ def main(argv=None) -> int:
     best = timings[variant]
     ratio = best / base
     verdict = "met" if ratio <= GOAL else "NOT met"
-    print(f"goal conv2d <= {GOAL:.0f}x tf.nn.conv2d (eager): {verdict} by '{variant}' ({ratio:.2f}x; "
-          f"{best / timings['tf.nn.conv2d (tf.function)']:.2f}x against tf.function); conv2d_naive is "
-          f"{timings['conv2d_naive (loops)'] / best:.0f}x slower than conv2d")
-    print("(a loaded machine inflates every figure, multi-threaded BLAS on tiny matrices most of all)")
+    traced = best / timings["tf.nn.conv2d (tf.function)"]
+    naive = timings["conv2d_naive (loops)"] / best
+    print(f"goal conv2d <= {GOAL:.0f}x tf.nn.conv2d (eager): {verdict} by '{variant}' "
+          f"({ratio:.2f}x; {traced:.2f}x against tf.function); "
+          f"conv2d_naive is {naive:.0f}x slower than conv2d")
+    print("(a loaded machine inflates every figure, "
+          "multi-threaded BLAS on tiny matrices most of all)")
     return 0
 
 

@@ -47,6 +47,9 @@ __all__ = [
 ]
 
 PADDING_MODES = ("valid", "same", "full")
+#: The array shapes an image and a kernel may have, by rank.
+_IMAGE_SHAPES = {2: "(H, W)", 3: "(H, W, C)"}
+_KERNEL_SHAPES = {2: "(kh, kw)", 3: "(kh, kw, C)", 4: "(kh, kw, C, K)"}
 OUTPUT_SIZE_MODES = ("strict", "floor", "ceil")
 
 
@@ -87,31 +90,19 @@ def _pair(value, name: str, minimum: int = 1) -> tuple[int, int]:
 
 def _as_image(x, name: str = "x") -> np.ndarray:
     """x as an (H, W, C) array (a 2-D image gets C = 1)."""
-    x = check.numeric_array(name, x)
-    if x.ndim == 2:
-        x = x[:, :, None]
-    elif x.ndim != 3:
-        raise ValueError(f"{name} must be an image of shape (H, W) or (H, W, C), got shape {x.shape}")
-    if 0 in x.shape:
-        raise ValueError(f"{name} must not be empty, got shape {x.shape}")
-    return x
+    x = check.numeric_array(name, x, _IMAGE_SHAPES)
+    return x[:, :, None] if x.ndim == 2 else x
 
 
 def _as_kernel(kernel, channels: int) -> tuple[np.ndarray, bool]:
     """kernel as (kh, kw, C, K), and whether the output has a filter axis (4-D kernel)."""
-    k = check.numeric_array("kernel", kernel)
-    if k.ndim not in (2, 3, 4):
-        raise ValueError(
-            f"kernel must have shape (kh, kw), (kh, kw, C) or (kh, kw, C, K), got shape {k.shape}"
-        )
-    if 0 in k.shape:
-        raise ValueError(f"kernel must not be empty, got shape {k.shape}")
+    k = check.numeric_array("kernel", kernel, _KERNEL_SHAPES)
     has_filter_axis = k.ndim == 4
     k = k.reshape(k.shape[:2] + (k.shape[2] if k.ndim > 2 else 1, k.shape[3] if k.ndim > 3 else 1))
     if k.shape[2] != channels:
         raise ValueError(
-            f"kernel has {k.shape[2]} input channel(s) (shape {np.shape(kernel)}) but the image has "
-            f"{channels}; a kernel must cover every channel of its input"
+            f"kernel has {k.shape[2]} input channel(s) (shape {np.shape(kernel)}) but the image "
+            f"has {channels}; a kernel must cover every channel of its input"
         )
     return k, has_filter_axis
 
@@ -148,11 +139,14 @@ def _padding_widths(padding, shape, kernel_shape, stride, dilation) -> tuple[tup
     if isinstance(padding, str):
         mode = padding.lower()
         if mode not in PADDING_MODES:
-            raise ValueError(f"padding must be an int, a pair or one of {PADDING_MODES}, got {padding!r}")
+            raise ValueError(
+                f"padding must be an int, a pair or one of {PADDING_MODES}, got {padding!r}"
+            )
         if mode == "valid":
             return (0, 0), (0, 0)
         if mode == "full":
-            return tuple(((f - 1) * d, (f - 1) * d) for f, d in zip(kernel_shape, dilation, strict=True))
+            return tuple(((f - 1) * d, (f - 1) * d)
+                         for f, d in zip(kernel_shape, dilation, strict=True))
         return tuple(same_padding(n, f, s, d)
                      for n, f, s, d in zip(shape, kernel_shape, stride, dilation, strict=True))
     if isinstance(padding, (tuple, list)) and len(padding) == 2 and all(
@@ -171,14 +165,17 @@ def padding_widths(padding, input_shape, kernel_shape, stride=1, dilation=1):
     ((2, 2), (2, 2))
     """
     if len(input_shape) < 2 or len(kernel_shape) < 2:
-        raise ValueError(f"input_shape and kernel_shape need (rows, columns), got {input_shape} and {kernel_shape}")
+        raise ValueError(f"input_shape and kernel_shape need (rows, columns), "
+                         f"got {input_shape} and {kernel_shape}")
     shape = tuple(check.integer("input_shape", n, 1) for n in input_shape[:2])
     kernel = tuple(check.integer("kernel_shape", n, 1) for n in kernel_shape[:2])
-    return _padding_widths(padding, shape, kernel, _pair(stride, "stride"), _pair(dilation, "dilation"))
+    stride, dilation = _pair(stride, "stride"), _pair(dilation, "dilation")
+    return _padding_widths(padding, shape, kernel, stride, dilation)
 
 
 def _pad_hw(image, widths, value=0):
-    """Pad an (H, W, C) array along H and W (np.pad's result, several times faster on small images)."""
+    """Pad an (H, W, C) array along H and W (np.pad's result, several times faster on small
+    images)."""
     (top, bottom), (left, right) = widths
     if top == bottom == left == right == 0:
         return image
@@ -200,7 +197,9 @@ def pad(x, width, value=0):
     """
     image = _as_image(x)
     if isinstance(width, str):
-        raise TypeError(f"pad width must be an int, a pair or ((top, bottom), (left, right)), got {width!r}")
+        raise TypeError(
+            f"pad width must be an int, a pair or ((top, bottom), (left, right)), got {width!r}"
+        )
     padded = _pad_hw(image, _padding_widths(width, None, None, None, None), value)
     return padded if np.ndim(x) == 3 else padded[:, :, 0]
 
@@ -265,7 +264,8 @@ def output_size(n, f, stride=1, padding=0, mode="strict", dilation=1) -> int:
 
 
 def _prepare(x, kernel, stride, padding, bias, dilation):
-    """Validate and pad: (padded image, (kh, kw, C, K) kernel, strides, dilations, bias, shape info)."""
+    """Validate and pad: (padded image, (kh, kw, C, K) kernel, strides, dilations, bias,
+    shape info)."""
     image = _as_image(x)
     k, has_filter_axis = _as_kernel(kernel, image.shape[2])
     stride, dilation = _pair(stride, "stride"), _pair(dilation, "dilation")
@@ -286,8 +286,8 @@ def _prepare(x, kernel, stride, padding, bias, dilation):
         if b.ndim == 0:
             b = np.full(n_filters, b)
         elif b.shape != (n_filters,):
-            raise ValueError(f"bias must be a scalar or have one value per filter, shape ({n_filters},), "
-                             f"got shape {b.shape}")
+            raise ValueError(f"bias must be a scalar or have one value per filter, "
+                             f"shape ({n_filters},), got shape {b.shape}")
     dtype = _result_dtype(image, k, b)
     out_shape = tuple((padded.shape[a] - spans[a]) // stride[a] + 1 for a in (0, 1))
     return padded, k, stride, dilation, b, dtype, out_shape, has_filter_axis
@@ -317,7 +317,8 @@ def conv2d_naive(x, kernel, stride=1, padding=0, bias=None, dilation=1):
 
 
 def conv2d(x, kernel, stride=1, padding=0, bias=None, dilation=1):
-    """2-D convolution as deep-learning frameworks define it (cross-correlation, kernel not flipped).
+    """2-D convolution as deep-learning frameworks define it (cross-correlation, kernel not
+    flipped).
 
     x: (H, W) or (H, W, C). kernel: (kh, kw), (kh, kw, C) or (kh, kw, C, K).
     Returns (H', W') for a 2-D or 3-D kernel and (H', W', K) for a 4-D kernel.
@@ -354,9 +355,7 @@ def convolve2d(x, kernel, stride=1, padding=0, bias=None, dilation=1):
     For ``"same"`` with an odd kernel too; with an even kernel TensorFlow's "same" padding puts
     the extra zero at the bottom/right while SciPy centres the other way, one pixel apart.
     """
-    k = np.asarray(kernel)
-    if k.ndim not in (2, 3, 4):
-        raise ValueError(f"kernel must have shape (kh, kw), (kh, kw, C) or (kh, kw, C, K), got shape {k.shape}")
+    k = check.numeric_array("kernel", kernel, _KERNEL_SHAPES)
     return conv2d(x, k[::-1, ::-1], stride=stride, padding=padding, bias=bias, dilation=dilation)
 
 
@@ -373,7 +372,9 @@ def _pool_windows(x, size, stride, padding, fill):
     widths = _padding_widths(padding, image.shape[:2], size, stride, (1, 1))
     for axis, name in ((0, "height"), (1, "width")):
         if size[axis] > image.shape[axis] + sum(widths[axis]):
-            raise ValueError(f"pool size {size} is larger than the input {image.shape[:2]} in {name}")
+            raise ValueError(
+                f"pool size {size} is larger than the input {image.shape[:2]} in {name}"
+            )
     padded = _pad_hw(image, widths, fill)
     windows = sliding_window_view(padded, size, axis=(0, 1))[::stride[0], ::stride[1]]
     out_h = (padded.shape[0] - size[0]) // stride[0] + 1
@@ -391,7 +392,8 @@ def _pool_input(x) -> tuple[np.ndarray, float]:
 
 
 def max_pool2d(x, size=2, stride=None, padding="valid"):
-    """Max pooling of an (H, W) or (H, W, C) image, each channel on its own (like keras MaxPooling2D).
+    """Max pooling of an (H, W) or (H, W, C) image, each channel on its own (like keras
+    MaxPooling2D).
 
     size and stride: int or (rows, columns); stride defaults to size (non-overlapping windows).
     padding: "valid" (drop windows that overhang) or "same" (TensorFlow's rule; padded
@@ -432,7 +434,8 @@ def max_pool2d_backward(x, grad_out, size=2, stride=None, padding="valid"):
     grad = _as_image(grad_out, "grad_out")
     if grad.shape != (out_h, out_w, channels):
         expected = (out_h, out_w, channels) if np.ndim(x) == 3 else (out_h, out_w)
-        raise ValueError(f"grad_out must have the pooled output's shape {expected}, got {np.shape(grad_out)}")
+        raise ValueError(f"grad_out must have the pooled output's shape {expected}, "
+                         f"got {np.shape(grad_out)}")
     winner = windows.reshape(out_h, out_w, channels, -1).argmax(axis=-1)   # first maximum
     rows = np.arange(out_h)[:, None, None] * stride[0] + winner // size[1] - widths[0][0]
     cols = np.arange(out_w)[None, :, None] * stride[1] + winner % size[1] - widths[1][0]
@@ -466,12 +469,14 @@ def receptive_field(layers) -> list[ReceptiveField]:
     [3, 5, 7]
     """
     if isinstance(layers, (str, bytes)) or not hasattr(layers, "__iter__"):
-        raise TypeError(f"layers must be a list of (kernel, stride[, dilation]) tuples, got {layers!r}")
+        raise TypeError(
+            f"layers must be a list of (kernel, stride[, dilation]) tuples, got {layers!r}"
+        )
     size, jump, result = 1, 1, []
     for index, layer in enumerate(layers):
         if not isinstance(layer, (tuple, list)) or len(layer) not in (2, 3):
-            raise ValueError(f"layer {index} must be (kernel, stride) or (kernel, stride, dilation), "
-                             f"got {layer!r}")
+            raise ValueError(f"layer {index} must be (kernel, stride) or (kernel, stride, "
+                             f"dilation), got {layer!r}")
         kernel = check.integer(f"layer {index} kernel", layer[0], 1)
         stride = check.integer(f"layer {index} stride", layer[1], 1)
         dilation = check.integer(f"layer {index} dilation", layer[2], 1) if len(layer) == 3 else 1
@@ -483,6 +488,35 @@ def receptive_field(layers) -> list[ReceptiveField]:
 
 
 # --------------------------------------------------------------------------- figure
+
+
+def _number(v) -> str:
+    return f"{v:g}" if abs(v - round(v)) < 1e-9 else f"{v:.2f}"
+
+
+def _number_grid(ax, values, shade, annotate: bool) -> None:
+    """``shade`` as grey cells, with ``values`` written in them (NaN: left empty)."""
+    ax.imshow(shade, cmap="Greys", vmin=0, vmax=3)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    if annotate:
+        for (r, c), v in np.ndenumerate(values):
+            if not np.isnan(v):
+                ax.text(c, r, _number(v), ha="center", va="center", fontsize=8)
+
+
+def _output_steps(out_shape, steps) -> list[tuple[int, int]]:
+    """The checked output positions to draw; by default the first two, the first of the next row
+    and the last."""
+    rows, cols = out_shape
+    if steps is None:
+        steps = [(0, 0), (0, min(1, cols - 1)), (min(1, rows - 1), 0), (rows - 1, cols - 1)]
+        return list(dict.fromkeys(steps))
+    for step in steps:
+        if not (len(step) == 2 and 0 <= step[0] < rows and 0 <= step[1] < cols):
+            raise ValueError(f"step {step} is not an output position; "
+                             f"the output is {rows}x{cols}")
+    return [tuple(step) for step in steps]
 
 
 def plot_conv_steps(x, kernel, stride=1, padding=0, steps=None, size: float = 2.6, title=None):
@@ -498,39 +532,21 @@ def plot_conv_steps(x, kernel, stride=1, padding=0, steps=None, size: float = 2.
 
     image, k = np.asarray(x), np.asarray(kernel)
     if image.ndim != 2 or k.ndim != 2:
-        raise ValueError(f"plot_conv_steps draws a 2-D image and a 2-D kernel, got shapes {image.shape} and {k.shape}")
+        raise ValueError(f"plot_conv_steps draws a 2-D image and a 2-D kernel, "
+                         f"got shapes {image.shape} and {k.shape}")
     out = conv2d(image, k, stride=stride, padding=padding)
     (top, bottom), (left, right) = padding_widths(padding, image.shape, k.shape, stride)
     padded = pad(image, ((top, bottom), (left, right)))
     sh, sw = _pair(stride, "stride")
-    if steps is None:
-        steps = [(0, 0), (0, min(1, out.shape[1] - 1)), (min(1, out.shape[0] - 1), 0),
-                 (out.shape[0] - 1, out.shape[1] - 1)]
-        steps = list(dict.fromkeys(steps))
+    steps = _output_steps(out.shape, steps)
     order = {(i, j): n for n, (i, j) in enumerate(np.ndindex(out.shape))}
-    for step in steps:
-        if tuple(step) not in order:
-            raise ValueError(f"step {step} is not an output position; the output is {out.shape[0]}x{out.shape[1]}")
     fig, axes = plt.subplots(2, len(steps), figsize=(size * len(steps), size * 2.4), squeeze=False)
     is_pad = np.ones(padded.shape, bool)
     is_pad[top:top + image.shape[0], left:left + image.shape[1]] = False
     annotate = max(padded.shape) <= 12
-
-    def grid(ax, values, shade, fmt):
-        ax.imshow(shade, cmap="Greys", vmin=0, vmax=3)
-        ax.set_xticks([])
-        ax.set_yticks([])
-        if annotate:
-            for (r, c), v in np.ndenumerate(values):
-                if not np.isnan(v):
-                    ax.text(c, r, fmt(v), ha="center", va="center", fontsize=8)
-
-    def fmt(v):
-        return f"{v:g}" if abs(v - round(v)) < 1e-9 else f"{v:.2f}"
-
     for col, (i, j) in enumerate(steps):
         ax = axes[0, col]
-        grid(ax, padded.astype(float), is_pad * 1.0, fmt)
+        _number_grid(ax, padded.astype(float), is_pad * 1.0, annotate)
         ax.add_patch(patches.Rectangle((j * sw - 0.5, i * sh - 0.5), k.shape[1], k.shape[0],
                                        fill=False, edgecolor="red", linewidth=2.5))
         ax.set_title(f"window at row {i * sh}, col {j * sw}", fontsize=9)
@@ -539,12 +555,16 @@ def plot_conv_steps(x, kernel, stride=1, padding=0, steps=None, size: float = 2.
             if n <= order[(i, j)]:
                 done[r, c] = out[r, c]
         ax = axes[1, col]
-        grid(ax, done, np.where(np.isnan(done), 0.0, 0.6), fmt)
-        ax.add_patch(patches.Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, edgecolor="red", linewidth=2.5))
-        ax.set_title(f"output[{i}, {j}] = {fmt(float(out[i, j]))}", fontsize=9)
-    kernel_rows = " / ".join(" ".join(fmt(float(v)) for v in row) for row in k) if k.size <= 25 else ""
-    fig.suptitle(title or f"{image.shape[0]}x{image.shape[1]} input, {k.shape[0]}x{k.shape[1]} kernel, "
-                 f"stride {stride}, padding {padding!r} -> {out.shape[0]}x{out.shape[1]} output"
+        _number_grid(ax, done, np.where(np.isnan(done), 0.0, 0.6), annotate)
+        ax.add_patch(patches.Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, edgecolor="red",
+                                       linewidth=2.5))
+        ax.set_title(f"output[{i}, {j}] = {_number(float(out[i, j]))}", fontsize=9)
+    kernel_rows = ""
+    if k.size <= 25:
+        kernel_rows = " / ".join(" ".join(_number(float(v)) for v in row) for row in k)
+    fig.suptitle(title or f"{image.shape[0]}x{image.shape[1]} input, "
+                 f"{k.shape[0]}x{k.shape[1]} kernel, stride {stride}, padding {padding!r} "
+                 f"-> {out.shape[0]}x{out.shape[1]} output"
                  + (f"\nkernel rows: {kernel_rows}; top: input (grey = padding), bottom: output"
                     if kernel_rows else ""), fontsize=10)
     fig.tight_layout()

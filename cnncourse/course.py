@@ -49,11 +49,12 @@ def target(label: str, value: float, goal: float, *, enforce: bool = False, note
     """
     met = bool(value >= goal)
     shown, wanted = fmt.format(value), fmt.format(goal)
-    print(f"{TARGET_PREFIX} {label} = {shown} (target >= {wanted}): {'met' if met else 'NOT met'}"
-          + (f" ({note})" if note else ""))
+    note = f" ({note})" if note else ""
+    print(f"{TARGET_PREFIX} {label} = {shown} (target >= {wanted}): "
+          f"{'met' if met else 'NOT met'}{note}")
     if enforce and not met:
-        raise AssertionError(f"{label} = {shown}, below {wanted}, which was measured to be reached in this "
-                             f"mode on this data" + (f" ({note})" if note else "") + ": something is broken")
+        raise AssertionError(f"{label} = {shown}, below {wanted}, which was measured to be reached "
+                             f"in this mode on this data{note}: something is broken")
     return met
 
 
@@ -70,7 +71,9 @@ def course_notebooks(root: Path | None = None) -> list[Path]:
     """The course's notebooks in order: notebooks/NN_*.ipynb, then labs/*.ipynb."""
     root = Path(root) if root is not None else config.REPO_ROOT
     if root is None:
-        raise FileNotFoundError("The course notebooks live in the repository checkout: clone it first.")
+        raise FileNotFoundError(
+            "The course notebooks live in the repository checkout: clone it first."
+        )
     return [p for folder in COURSE_FOLDERS for p in sorted((root / folder).glob("*.ipynb"))]
 
 
@@ -117,7 +120,8 @@ def kernel_environment() -> dict[str, str]:
 
 
 def strip_outputs(nb) -> None:
-    """Clear outputs in place, except cells marked ``# NBVAL_CHECK_OUTPUT`` (nbval compares those)."""
+    """Clear outputs in place, except cells marked ``# NBVAL_CHECK_OUTPUT`` (nbval compares
+    those)."""
     for cell in nb.cells:
         if cell.cell_type != "code":
             continue
@@ -146,16 +150,19 @@ def refresh_notebook(path: Path, fast: bool = True) -> NotebookResult:
 
 
 def run_notebook(path: Path, out_dir: Path, cell_timeout: int = 1800) -> NotebookResult:
-    """Execute one notebook in a fresh kernel (:func:`kernel_environment`), save it into ``out_dir``.
+    """Execute one notebook in a fresh kernel (:func:`kernel_environment`), save it into
+    ``out_dir``.
 
-    What the kernel process itself writes (its start-up warnings, C++ log lines) goes to ``out_dir/NAME.log``.
+    What the kernel process itself writes (its start-up warnings, C++ log lines) goes to
+    ``out_dir/NAME.log``.
     """
     import nbformat
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
     nb = nbformat.read(path, as_version=4)
-    client = NotebookClient(nb, timeout=cell_timeout, kernel_name="python3", extra_arguments=KERNEL_ARGUMENTS,
+    client = NotebookClient(nb, timeout=cell_timeout, kernel_name="python3",
+                            extra_arguments=KERNEL_ARGUMENTS,
                             resources={"metadata": {"path": str(path.parent)}})
     out_dir.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
@@ -176,14 +183,16 @@ def format_summary(results: list[NotebookResult]) -> str:
     header = ("notebook", "status", "seconds", "key figure")
     rows = [(r.name, r.status, f"{r.seconds:.0f}", r.key_figure or r.error) for r in results]
     widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(3)]
-    lines = ["  ".join(f"{cell:<{w}}" for cell, w in zip(row[:3], widths, strict=True)) + "  " + row[3]
-             for row in [header, *rows]]
+    lines = ["  ".join(f"{cell:<{w}}" for cell, w in zip(row[:3], widths, strict=True))
+             + "  " + row[3] for row in [header, *rows]]
     lines.insert(1, "-" * min(120, max(map(len, lines))))
     return "\n".join(lines)
 
 
-def run_course(only: list[str] | None = None, out: str | Path = "build/course", fast: bool | None = None) -> int:
-    """Execute the course notebooks (all, or those whose name contains one of ``only``); 0 if all pass."""
+def run_course(only: list[str] | None = None, out: str | Path = "build/course",
+               fast: bool | None = None) -> int:
+    """Execute the course notebooks (all, or those whose name contains one of ``only``); 0 if all
+    pass."""
     from tqdm.auto import tqdm
 
     if fast is not None:

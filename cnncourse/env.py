@@ -19,11 +19,14 @@ import tempfile
 from cnncourse import config, credentials, data
 
 # Lines TensorFlow writes to file descriptor 2 while it loads, whatever TF_CPP_MIN_LOG_LEVEL says.
-_STARTUP_NOTICE = re.compile(r"All log messages before absl::InitializeLog\(\)|oneDNN custom operations are on")
+_STARTUP_NOTICE = re.compile(
+    r"All log messages before absl::InitializeLog\(\)|oneDNN custom operations are on"
+)
 
 
 def import_tensorflow_quietly() -> None:
-    """Import TensorFlow from a terminal program without its start-up lines; for scripts, not notebooks.
+    """Import TensorFlow from a terminal program without its start-up lines; for scripts, not
+    notebooks.
 
     Sets ``TF_CPP_MIN_LOG_LEVEL=3`` unless already set (this hides the CPU-feature guard), then
     sends file descriptor 2 to a temporary file during the import only, and passes on every line
@@ -57,20 +60,24 @@ TESTED_FLOOR: dict[str, tuple[str, str]] = {
                      "checked): pip install -U keras"),
     "numpy": ("1.26", "not tested; TensorFlow 2.18+ needs numpy 1.26 or newer"),
     "scipy": ("1.11", "not tested; pip install -U scipy"),
-    "scikit-learn": ("1.3", "not tested; metrics and the text baselines use it: pip install -U scikit-learn"),
+    "scikit-learn": ("1.3", "not tested; metrics and the text baselines use it: "
+                            "pip install -U scikit-learn"),
     "scikit-image": ("0.22", "not tested; pip install -U scikit-image"),
     "pandas": ("2.0", "not tested; pip install -U pandas"),
     "pillow": ("10.0", "not tested; image loading uses it: pip install -U pillow"),
-    "matplotlib": ("3.9", "figures in notebooks fail with IPython 9 (\"cannot import name 'backend2gui'\"): "
-                          "pip install -U matplotlib"),
+    "matplotlib": ("3.9", "figures in notebooks fail with IPython 9 "
+                          "(\"cannot import name 'backend2gui'\"): pip install -U matplotlib"),
     "plotly": ("5.24", "not tested; interactive figures: pip install -U plotly"),
     "tqdm": ("4.66", "not tested; progress bars: pip install -U tqdm"),
 }
 
 
 def installed_version(package: str) -> str | None:
-    """The installed version of a distribution (any TensorFlow build for ``"tensorflow"``), or None."""
-    names = ("tensorflow", "tensorflow-cpu", "tensorflow-macos", "tf-nightly") if package == "tensorflow" else (package,)
+    """The installed version of a distribution (any TensorFlow build for ``"tensorflow"``), or
+    None."""
+    names = (package,)
+    if package == "tensorflow":
+        names = ("tensorflow", "tensorflow-cpu", "tensorflow-macos", "tf-nightly")
     for name in names:
         try:
             return importlib.metadata.version(name)
@@ -103,7 +110,8 @@ def _gpus() -> list[str]:
                 ["nvidia-smi", "--query-gpu=index,memory.total", "--format=csv,noheader"],
                 capture_output=True, text=True, timeout=10, check=True,
             ).stdout
-            memory = {int(i): m.strip() for i, m in (line.split(",") for line in out.strip().splitlines())}
+            rows = (line.split(",") for line in out.strip().splitlines())
+            memory = {int(i): m.strip() for i, m in rows}
         except (OSError, subprocess.SubprocessError, ValueError):
             memory = {}
     names = []
@@ -131,6 +139,11 @@ def report(show: bool = True) -> dict[str, str]:
     gpus = _gpus()
     offline = data.mnist_source_available()
     kaggle = credentials.find_kaggle_credentials()
+    if kaggle:
+        kaggle = f"yes, from {kaggle}"
+    else:
+        kaggle = "no (the lab stops and says what to set, or USE_DEMO_DATA = True)"
+    fast = os.environ.get("CNNCOURSE_FAST", "unset")
     facts = {
         "Python": platform.python_version(),
         "TensorFlow": tf.__version__,
@@ -138,9 +151,9 @@ def report(show: bool = True) -> dict[str, str]:
         "Keras backend": keras.backend.backend(),
         "Accelerators": "; ".join(gpus) if gpus else "CPU only",
         "Platform": f"{platform_name()} ({platform.system()} {platform.machine()})",
-        "Course mode": f"{config.mode_name()} (CNNCOURSE_FAST={os.environ.get('CNNCOURSE_FAST', 'unset')})",
+        "Course mode": f"{config.mode_name()} (CNNCOURSE_FAST={fast})",
         "Data offline": ", ".join(k for k, ok in offline.items() if ok) or "none",
-        "Kaggle credentials": f"yes, from {kaggle}" if kaggle else "no (the lab stops and says what to set, or USE_DEMO_DATA = True)",
+        "Kaggle credentials": kaggle,
     }
     facts.update({f"{package} too old": problem for package, problem in below_floor().items()})
     if show:

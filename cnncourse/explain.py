@@ -114,7 +114,8 @@ def _replay(container, layer, replace):
     else:
         try:
             keras.models.clone_model(
-                container, input_tensors=keras.tree.map_structure(lambda _: inputs, container.input),
+                container,
+                input_tensors=keras.tree.map_structure(lambda _: inputs, container.input),
                 clone_function=lambda op: op, call_function=call,
             )
         except ValueError:
@@ -125,7 +126,9 @@ def _replay(container, layer, replace):
                 raise
         outputs = [t for key, t in produced.items() if key not in consumed]
         if len(outputs) != 1:
-            raise ValueError(f"model {container.name!r} has {len(outputs)} outputs; explanations need one")
+            raise ValueError(
+                f"model {container.name!r} has {len(outputs)} outputs; explanations need one"
+            )
         outputs = outputs[0]
     if len(replaced) != 1:
         raise ValueError(
@@ -162,8 +165,9 @@ def _tap(model, path):
 
 
 def _head(model, path, maps_spec, name=None):
-    """``(head, needs_input)``: ``head`` maps the output of ``path[-1]`` to ``model``'s output; when
-    other branches go around the cut, it also needs ``model``'s input, first: ``head([x, maps])``."""
+    """``(head, needs_input)``: ``head`` maps the output of ``path[-1]`` to ``model``'s output;
+    when other branches go around the cut, it also needs ``model``'s input, first:
+    ``head([x, maps])``."""
     layer, rest = path[0], path[1:]
     maps = keras.Input(batch_shape=maps_spec.shape, dtype=maps_spec.dtype)
     inner = _head(layer, rest, maps_spec) if rest else None
@@ -182,7 +186,8 @@ def _head(model, path, maps_spec, name=None):
 
 
 def _find_path(model, layer_name: str):
-    """[layer, ...] from a direct layer of ``model`` down through nested models to ``layer_name``."""
+    """[layer, ...] from a direct layer of ``model`` down through nested models to
+    ``layer_name``."""
     found = [[*path, layer] for path, layer in walk(model) if layer.name == layer_name]
     if found:
         return min(found, key=len)  # the shallowest, the first of those
@@ -289,7 +294,9 @@ def _class_index(outputs, class_index):
     check.integer("class_index", class_index, minimum=0)
     classes = 2 if n == 1 else n
     if not 0 <= class_index < classes:
-        raise ValueError(f"class_index must be in [0, {classes - 1}] for this model, got {class_index}")
+        raise ValueError(
+            f"class_index must be in [0, {classes - 1}] for this model, got {class_index}"
+        )
     return int(class_index)
 
 
@@ -314,7 +321,9 @@ def saliency_map(model, image, class_index: int | None = None) -> np.ndarray:
     _check_model(model)
     x = _prepare(model, image)
     if not x.dtype.is_floating:
-        raise TypeError(f"saliency needs a model with a float input, {model.name!r} takes {x.dtype.name}")
+        raise TypeError(
+            f"saliency needs a model with a float input, {model.name!r} takes {x.dtype.name}"
+        )
     with _pre_softmax(model):
         with tf.GradientTape() as tape:
             tape.watch(x)
@@ -326,7 +335,8 @@ def saliency_map(model, image, class_index: int | None = None) -> np.ndarray:
     return grads.max(axis=-1) if grads.ndim == 3 else grads
 
 
-def grad_cam(model, image, layer_name: str | None = None, class_index: int | None = None) -> np.ndarray:
+def grad_cam(model, image, layer_name: str | None = None,
+             class_index: int | None = None) -> np.ndarray:
     """Grad-CAM heatmap in [0, 1] at the resolution of layer ``layer_name`` (default: the last
     feature map), e.g. (7, 7) for a 28x28 MNIST convnet with two poolings; (steps,) for a Conv1D.
 
@@ -356,7 +366,8 @@ def _positions(size: int, patch: int, stride: int) -> range:
 def occlusion_map(model, image, patch: int | None = None, stride: int | None = None,
                   class_index: int | None = None, fill: float | None = None,
                   batch_size: int = 64) -> np.ndarray:
-    """Drop of the class probability when a ``patch`` x ``patch`` square hides each part of the image.
+    """Drop of the class probability when a ``patch`` x ``patch`` square hides each part of the
+    image.
 
     Returns a grid of shape ``((H - patch) // stride + 1, (W - patch) // stride + 1)``: entry (i, j)
     is ``p(original) - p(image with the square at row i*stride, column j*stride)``. With a softmax
@@ -426,7 +437,9 @@ def overlay_heatmap(image, heatmap, alpha: float = 0.4, cmap: str = "jet") -> np
     if img.ndim == 2:
         img = np.repeat(img[..., None], 3, axis=-1)
     if img.ndim != 3 or img.shape[-1] != 3:
-        raise ValueError(f"expected an (H, W), (H, W, 1) or (H, W, 3) image, got shape {np.shape(image)}")
+        raise ValueError(
+            f"expected an (H, W), (H, W, 1) or (H, W, 3) image, got shape {np.shape(image)}"
+        )
     if img.max() > 1.0:
         img = img / 255.0
     heat = np.clip(upsample_heatmap(heatmap, img.shape[:2]), 0, None)

@@ -22,10 +22,12 @@ def _history_dict(history) -> dict[str, list[float]]:
         return {k: list(v.values()) for k, v in history.to_dict().items()}
     if isinstance(history, Mapping):
         return dict(history)
-    raise TypeError(f"expected a keras History, a dict of lists or a DataFrame, got {type(history).__name__}")
+    raise TypeError(f"expected a keras History, a dict of lists or a DataFrame, "
+                    f"got {type(history).__name__}")
 
 
-def plot_history(histories, metrics: Sequence[str] = ("loss", "accuracy"), title: str | None = None):
+def plot_history(histories, metrics: Sequence[str] = ("loss", "accuracy"),
+                 title: str | None = None):
     """Training vs validation curves, one panel per metric; several runs overlaid for comparison.
 
     ``histories`` is one History (or dict of lists) or a mapping ``{run name: history}``.
@@ -35,17 +37,21 @@ def plot_history(histories, metrics: Sequence[str] = ("loss", "accuracy"), title
     from plotly.colors import DEFAULT_PLOTLY_COLORS
     from plotly.subplots import make_subplots
 
-    if not isinstance(histories, Mapping) or all(isinstance(v, (list, tuple)) for v in histories.values()):
+    if not isinstance(histories, Mapping) \
+            or all(isinstance(v, (list, tuple)) for v in histories.values()):
         histories = {"model": histories}
     runs = {name: _history_dict(h) for name, h in histories.items()}
     metrics = [m for m in metrics if any(m in r for r in runs.values())]
     if not metrics:
-        raise ValueError(f"none of the requested metrics appear in the histories (they hold {sorted({k for r in runs.values() for k in r})})")
+        held = sorted({key for run in runs.values() for key in run})
+        raise ValueError(f"none of the requested metrics appear in the histories "
+                         f"(they hold {held})")
     fig = make_subplots(rows=1, cols=len(metrics), subplot_titles=metrics)
     for i, (name, run) in enumerate(runs.items()):
         color = DEFAULT_PLOTLY_COLORS[i % len(DEFAULT_PLOTLY_COLORS)]
         for col, metric in enumerate(metrics, start=1):
-            for key, dash, label in ((metric, "solid", "train"), (f"val_{metric}", "dash", "validation")):
+            curves = ((metric, "solid", "train"), (f"val_{metric}", "dash", "validation"))
+            for key, dash, label in curves:
                 if key not in run:
                     continue
                 epochs = list(range(1, len(run[key]) + 1))
@@ -79,13 +85,15 @@ def show_images(images, labels=None, predictions=None, class_names=None, ncols: 
 
     images = np.asarray(images)
     if images.ndim not in (3, 4) or len(images) == 0:
-        raise ValueError(f"images must be a non-empty (n, H, W) or (n, H, W, C) array, got shape {images.shape}")
+        raise ValueError(f"images must be a non-empty (n, H, W) or (n, H, W, C) array, "
+                         f"got shape {images.shape}")
     n = len(images)
     for name, values in (("labels", labels), ("predictions", predictions)):
         if values is not None and len(values) != n:
             raise ValueError(f"{name} has {len(values)} entries for {n} images")
     nrows, ncols = _grid(n, ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows * 1.15), squeeze=False)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows * 1.15),
+                             squeeze=False)
 
     def name_of(k):
         return class_names[int(k)] if class_names is not None else str(int(k))
@@ -99,8 +107,10 @@ def show_images(images, labels=None, predictions=None, class_names=None, ncols: 
         ax.imshow(img, cmap=cmap if img.ndim == 2 else None)
         if labels is not None and predictions is not None:
             wrong = int(labels[i]) != int(predictions[i])
-            ax.set_title(f"{name_of(labels[i])}→{name_of(predictions[i])}" if wrong else name_of(labels[i]),
-                         color="red" if wrong else "black", fontsize=9)
+            caption = name_of(labels[i])
+            if wrong:
+                caption = f"{caption}→{name_of(predictions[i])}"
+            ax.set_title(caption, color="red" if wrong else "black", fontsize=9)
             if wrong:
                 for spine in ax.spines.values():
                     spine.set_visible(True)
@@ -140,7 +150,8 @@ def plot_confusion_matrix(y_true, y_pred, class_names=None, normalize: bool = Fa
     if y_pred.ndim == 2:
         y_pred = y_pred.argmax(axis=1)
     if y_true.ndim != 1 or y_pred.ndim != 1 or len(y_true) != len(y_pred) or len(y_true) == 0:
-        raise ValueError(f"y_true and y_pred must hold the same non-zero number of class indices, got shapes {y_true.shape} and {y_pred.shape}")
+        raise ValueError(f"y_true and y_pred must hold the same non-zero number of class "
+                         f"indices, got shapes {y_true.shape} and {y_pred.shape}")
     if not (np.issubdtype(y_true.dtype, np.integer) and np.issubdtype(y_pred.dtype, np.integer)):
         raise TypeError(f"class indices must be integers, got {y_true.dtype} and {y_pred.dtype}")
     if min(y_true.min(), y_pred.min()) < 0:
@@ -148,7 +159,9 @@ def plot_confusion_matrix(y_true, y_pred, class_names=None, normalize: bool = Fa
     num_classes = int(max(y_true.max(), y_pred.max())) + 1
     if class_names is not None:
         if len(class_names) < num_classes:
-            raise ValueError(f"{len(class_names)} class names for class indices up to {num_classes - 1}")
+            raise ValueError(
+                f"{len(class_names)} class names for class indices up to {num_classes - 1}"
+            )
         num_classes = len(class_names)
     names = [str(c) for c in (class_names if class_names is not None else range(num_classes))]
     counts = _confusion_counts(y_true, y_pred, num_classes)
@@ -165,7 +178,8 @@ def plot_confusion_matrix(y_true, y_pred, class_names=None, normalize: bool = Fa
                                colorbar={"title": {"text": scale}}))
     accuracy = np.trace(counts) / counts.sum()
     # The figure is 520 px wide: wrap a long title instead of letting plotly cut it off.
-    fig.update_layout(title="<br>".join(textwrap.wrap(title or f"Confusion matrix (accuracy {accuracy:.2%})", 60)),
+    title = title or f"Confusion matrix (accuracy {accuracy:.2%})"
+    fig.update_layout(title="<br>".join(textwrap.wrap(title, 60)),
                       xaxis={"title": "predicted", "type": "category"},
                       yaxis={"title": "true", "type": "category", "autorange": "reversed"},
                       width=520, height=480)
@@ -187,7 +201,8 @@ def _first_conv_kernel(source):
         return np.asarray(source.kernel)
     kernel = np.asarray(source)
     if kernel.ndim != 4:
-        raise ValueError(f"expected a Conv2D layer, a model or a kernel array (kh, kw, in, out), got shape {kernel.shape}")
+        raise ValueError(f"expected a Conv2D layer, a model or a kernel array (kh, kw, in, out), "
+                         f"got shape {kernel.shape}")
     return kernel
 
 
@@ -219,7 +234,8 @@ def plot_filters(source, channel: int = 0, ncols: int = 8, size: float = 1.0, cm
         else:
             ax.imshow(kernel[:, :, channel, i], cmap=cmap, vmin=-limit, vmax=limit)
         ax.set_title(str(i), fontsize=7)
-    fig.suptitle(title or f"{cout} filters of {kh}x{kw}" + (f" (input channel {channel})" if cin not in (1, 3) else ""))
+    which = f" (input channel {channel})" if cin not in (1, 3) else ""
+    fig.suptitle(title or f"{cout} filters of {kh}x{kw}{which}")
     fig.tight_layout()
     if cin != 3:  # the sign of a weight is the point: say which colour is which
         fig.subplots_adjust(right=0.88)
@@ -236,44 +252,16 @@ def plot_feature_maps(model, image, layer_names=None, max_maps: int = 8, size: f
     ``image``: (H, W), (H, W, C) or (1, H, W, C), scaled as the model expects. ``layer_names``
     defaults to every Conv2D and pooling layer. Each map has its own colour scale (bright =
     strongly active); a map that is one value everywhere (a ReLU unit that is off, say) is
-    labelled with that value. The activations themselves are in ``fig.activations`` ({layer: array}).
+    labelled with that value. The activations themselves are in ``fig.activations``
+    ({layer: array}).
     """
-    import keras
     import matplotlib.pyplot as plt
 
-    if not hasattr(model, "layers") or not getattr(model, "inputs", None):
-        raise TypeError(f"expected a built keras Model (starting with keras.Input), got {type(model).__name__}")
-    x = np.asarray(image, dtype="float32")
-    expected = tuple(model.inputs[0].shape[1:])
-    if x.ndim == len(expected) - 1:
-        x = x[..., None]
-    if x.ndim == len(expected):
-        x = x[None]
-    if x.shape[0] != 1 or tuple(x.shape[1:]) != expected:
-        raise ValueError(f"image must have the model's input shape {expected} (one image), got {np.shape(image)}")
-    if layer_names is None:
-        layer_names = [layer.name for layer in model.layers
-                       if "Conv" in type(layer).__name__ or "Pooling2D" in type(layer).__name__]
-    if isinstance(layer_names, str):
-        layer_names = [layer_names]
-    if not layer_names:
-        raise ValueError("no layers to show: pass layer_names")
     check.integer("max_maps", max_maps)
-    known = [layer.name for layer in model.layers]
-    missing = [name for name in layer_names if name not in known]
-    if missing:
-        raise ValueError(f"no layer named {missing} in {model.name!r}; its layers are {known}")
-    if len(model.inputs) != 1:
-        raise ValueError(f"plot_feature_maps needs a model with one input, {model.name!r} has {len(model.inputs)}")
-    extractor = keras.Model(model.inputs[0], [model.get_layer(name).output for name in layer_names])
-    outputs = extractor(x, training=False)
-    outputs = list(outputs) if isinstance(outputs, (list, tuple)) else [outputs]
-    activations = {name: np.asarray(out)[0] for name, out in zip(layer_names, outputs, strict=True)}
-    for name, act in activations.items():
-        if act.ndim != 3:
-            raise ValueError(f"layer {name!r} does not output feature maps (H, W, C): its output is {act.shape}")
+    activations = _feature_maps(model, image, layer_names)
     ncols = min(max_maps, max(a.shape[-1] for a in activations.values()))
-    fig, axes = plt.subplots(len(layer_names), ncols, figsize=(size * ncols, size * len(layer_names) * 1.1),
+    nrows = len(activations)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows * 1.1),
                              squeeze=False)
     for row, (name, act) in enumerate(activations.items()):
         for col in range(ncols):
@@ -297,6 +285,51 @@ def plot_feature_maps(model, image, layer_names=None, max_maps: int = 8, size: f
     return fig
 
 
+
+def _feature_maps(model, image, layer_names) -> dict[str, np.ndarray]:
+    """``{layer name: its (H, W, C) output for image}``, the arguments of
+    :func:`plot_feature_maps` checked on the way."""
+    import keras
+
+    if not hasattr(model, "layers") or not getattr(model, "inputs", None):
+        raise TypeError(f"expected a built keras Model (starting with keras.Input), "
+                        f"got {type(model).__name__}")
+    x = np.asarray(image, dtype="float32")
+    expected = tuple(model.inputs[0].shape[1:])
+    if x.ndim == len(expected) - 1:
+        x = x[..., None]
+    if x.ndim == len(expected):
+        x = x[None]
+    if x.shape[0] != 1 or tuple(x.shape[1:]) != expected:
+        raise ValueError(f"image must have the model's input shape {expected} (one image), "
+                         f"got {np.shape(image)}")
+    if layer_names is None:  # not the global poolings: their output is one value per channel
+        kinds = (keras.layers.Conv2D, keras.layers.DepthwiseConv2D, keras.layers.SeparableConv2D,
+                 keras.layers.Conv2DTranspose, keras.layers.MaxPooling2D,
+                 keras.layers.AveragePooling2D)
+        layer_names = [layer.name for layer in model.layers if isinstance(layer, kinds)]
+    if isinstance(layer_names, str):
+        layer_names = [layer_names]
+    if not layer_names:
+        raise ValueError("no layers to show: pass layer_names")
+    known = [layer.name for layer in model.layers]
+    missing = [name for name in layer_names if name not in known]
+    if missing:
+        raise ValueError(f"no layer named {missing} in {model.name!r}; its layers are {known}")
+    if len(model.inputs) != 1:
+        raise ValueError(f"plot_feature_maps needs a model with one input, "
+                         f"{model.name!r} has {len(model.inputs)}")
+    extractor = keras.Model(model.inputs[0], [model.get_layer(name).output for name in layer_names])
+    outputs = extractor(x, training=False)
+    outputs = list(outputs) if isinstance(outputs, (list, tuple)) else [outputs]
+    activations = {name: np.asarray(out)[0] for name, out in zip(layer_names, outputs, strict=True)}
+    for name, act in activations.items():
+        if act.ndim != 3:
+            raise ValueError(f"layer {name!r} does not output feature maps (H, W, C): "
+                             f"its output is {act.shape}")
+    return activations
+
+
 def _scores_by_name(scores) -> dict[str, np.ndarray]:
     if isinstance(scores, Mapping):
         return {str(k): np.asarray(v, dtype=float).ravel() for k, v in scores.items()}
@@ -313,6 +346,22 @@ def _check_binary(y_true, scores: dict[str, np.ndarray]) -> np.ndarray:
 
 def _threshold_for(threshold, name: str):
     return threshold.get(name) if isinstance(threshold, Mapping) else threshold
+
+
+def _mark_threshold(fig, name: str, threshold: float, x: float, y: float) -> None:
+    """A marker at ``(x, y)``, the operating point ``name`` reaches at ``threshold``."""
+    import plotly.graph_objects as go
+
+    fig.add_trace(go.Scatter(x=[x], y=[y], mode="markers", marker={"size": 11},
+                             name=f"{name} at threshold {threshold:.3g}"))
+
+
+def _unit_square(fig, title: str, xaxis_title: str, yaxis_title: str):
+    """The layout both curves share: rates from 0 to 1 on both axes."""
+    fig.update_layout(title=title, xaxis_title=xaxis_title, yaxis_title=yaxis_title,
+                      height=420, width=560,
+                      xaxis={"range": [-0.01, 1.01]}, yaxis={"range": [-0.01, 1.01]})
+    return fig
 
 
 def plot_roc(y_true, scores, threshold=None, title: str | None = None):
@@ -332,17 +381,14 @@ def plot_roc(y_true, scores, threshold=None, title: str | None = None):
                              line={"dash": "dot", "color": "gray"}))
     for name, s in scores.items():
         fpr, tpr, _ = roc_curve(y, s)
-        fig.add_trace(go.Scatter(x=fpr, y=tpr, mode="lines", name=f"{name} (AUC {roc_auc_score(y, s):.3f})"))
+        fig.add_trace(go.Scatter(x=fpr, y=tpr, mode="lines",
+                                 name=f"{name} (AUC {roc_auc_score(y, s):.3f})"))
         t = _threshold_for(threshold, name)
         if t is not None:
             predicted = s >= t
-            point = (predicted[y == 0].mean(), predicted[y == 1].mean())
-            fig.add_trace(go.Scatter(x=[point[0]], y=[point[1]], mode="markers", marker={"size": 11},
-                                     name=f"{name} at threshold {t:.3g}"))
-    fig.update_layout(title=title or "ROC curve", xaxis_title="false positive rate (1 - specificity)",
-                      yaxis_title="true positive rate (sensitivity)", height=420, width=560,
-                      xaxis={"range": [-0.01, 1.01]}, yaxis={"range": [-0.01, 1.01]})
-    return fig
+            _mark_threshold(fig, name, t, predicted[y == 0].mean(), predicted[y == 1].mean())
+    return _unit_square(fig, title or "ROC curve", "false positive rate (1 - specificity)",
+                        "true positive rate (sensitivity)")
 
 
 def plot_pr_curve(y_true, scores, threshold=None, title: str | None = None):
@@ -358,7 +404,8 @@ def plot_pr_curve(y_true, scores, threshold=None, title: str | None = None):
     scores = _scores_by_name(scores)
     y = _check_binary(y_true, scores)
     fig = go.Figure()
-    fig.add_trace(go.Scatter(x=[0, 1], y=[y.mean()] * 2, mode="lines", line={"dash": "dot", "color": "gray"},
+    fig.add_trace(go.Scatter(x=[0, 1], y=[y.mean()] * 2, mode="lines",
+                             line={"dash": "dot", "color": "gray"},
                              name=f"everyone positive ({y.mean():.2f})"))
     for name, s in scores.items():
         precision, recall, _ = precision_recall_curve(y, s)
@@ -367,9 +414,6 @@ def plot_pr_curve(y_true, scores, threshold=None, title: str | None = None):
         t = _threshold_for(threshold, name)
         if t is not None and (s >= t).any():
             predicted = s >= t
-            fig.add_trace(go.Scatter(x=[predicted[y == 1].mean()], y=[y[predicted].mean()], mode="markers",
-                                     marker={"size": 11}, name=f"{name} at threshold {t:.3g}"))
-    fig.update_layout(title=title or "Precision-recall curve", xaxis_title="recall (sensitivity)",
-                      yaxis_title="precision (positive predictive value)", height=420, width=560,
-                      xaxis={"range": [-0.01, 1.01]}, yaxis={"range": [-0.01, 1.01]})
-    return fig
+            _mark_threshold(fig, name, t, predicted[y == 1].mean(), y[predicted].mean())
+    return _unit_square(fig, title or "Precision-recall curve", "recall (sensitivity)",
+                        "precision (positive predictive value)")

@@ -22,15 +22,18 @@ PLOTLY_MIME = "application/vnd.plotly.v1+json"
 THUMBS = "thumbs"
 
 _NAV_CSS = (
-    ".course-nav{display:flex;justify-content:space-between;gap:1em;margin:1em auto;max-width:1100px;"
-    "padding:.5em 1em;background:#f3f5f8;border-radius:6px;font-family:sans-serif}"
+    ".course-nav{display:flex;justify-content:space-between;gap:1em;margin:1em auto;"
+    "max-width:1100px;padding:.5em 1em;background:#f3f5f8;border-radius:6px;"
+    "font-family:sans-serif}"
     ".course-nav a{text-decoration:none}"
 )
 
 # nbconvert's lab template, without the CDN scripts, with plotly.js from the site and the nav bar.
 _PAGE_TEMPLATE = """{%- extends 'index.html.j2' -%}
 {%- block html_head_js_requirejs -%}
-{%- if resources.course.uses_plotly %}<script src="{{ resources.course.plotly_js }}"></script>{% endif -%}
+{%- if resources.course.uses_plotly -%}
+<script src="{{ resources.course.plotly_js }}"></script>
+{%- endif -%}
 {%- endblock html_head_js_requirejs -%}
 {%- block html_head_js_mathjax -%}{%- endblock html_head_js_mathjax -%}
 {%- block html_head_css -%}<style>{{ resources.course.css }}</style>{%- endblock html_head_css -%}
@@ -91,15 +94,17 @@ def _nav(pages: list[tuple[str, str]], index: int) -> str:
 
 
 def write_page(nb, name: str, out_dir: Path, nav: str) -> Path:
-    """Write ``out_dir/<name>.html`` for an executed notebook, with ``nav`` at its top and bottom."""
+    """Write ``out_dir/<name>.html`` for an executed notebook, with ``nav`` at its top and
+    bottom."""
     import jinja2
     from nbconvert import HTMLExporter
 
     nb, uses_plotly = _with_plotly_as_html(nb)
+    templates = jinja2.DictLoader({"course_page.html.j2": _PAGE_TEMPLATE})
     exporter = HTMLExporter(template_name="lab", template_file="course_page.html.j2",
-                            extra_loaders=[jinja2.DictLoader({"course_page.html.j2": _PAGE_TEMPLATE})])
-    resources = {"metadata": {"name": name},
-                 "course": {"uses_plotly": uses_plotly, "plotly_js": PLOTLY_JS, "nav": nav, "css": _NAV_CSS}}
+                            extra_loaders=[templates])
+    course = {"uses_plotly": uses_plotly, "plotly_js": PLOTLY_JS, "nav": nav, "css": _NAV_CSS}
+    resources = {"metadata": {"name": name}, "course": course}
     body, _ = exporter.from_notebook_node(nb, resources=resources)
     page = out_dir / f"{name}.html"
     page.write_text(body, encoding="utf-8")
@@ -113,7 +118,8 @@ def _write_plotly_js(out_dir: Path) -> None:
 
 
 def write_site(results, out_dir: Path) -> Path:
-    """Write the pages and ``index.html`` for the executed notebooks ``out_dir/<result.name>.ipynb``.
+    """Write the pages and ``index.html`` for the executed notebooks
+    ``out_dir/<result.name>.ipynb``.
 
     ``results`` are the runner's :class:`cnncourse.course.NotebookResult` objects, in course order.
     Returns the path of the index page.
@@ -129,11 +135,10 @@ def write_site(results, out_dir: Path) -> Path:
     for i, (result, nb) in enumerate(zip(results, notebooks, strict=True)):
         write_page(nb, result.name, out_dir, _nav(pages, i))
         png = first_figure_png(nb)
-        thumb = ""
+        name, thumb = html.escape(result.name), ""
         if png is not None:
             (out_dir / THUMBS / f"{result.name}.png").write_bytes(png)
-            thumb = f"<img src='{THUMBS}/{html.escape(result.name)}.png' alt='first figure of {html.escape(result.name)}'>"
-        name = html.escape(result.name)
+            thumb = f"<img src='{THUMBS}/{name}.png' alt='first figure of {name}'>"
         rows.append(
             f"<tr><td><a href='{name}.html'>{html.escape(pages[i][1])}</a><br>"
             f"<small><a href='{name}.ipynb'>{name}.ipynb</a></small></td>"

@@ -39,7 +39,8 @@ def parameter_arithmetic(layer) -> str:
 
 
 def parameter_table(model, nested: bool = False) -> pd.DataFrame:
-    """Per-layer table: name, type, output shape, parameters, arithmetic; total in ``.attrs['total']``.
+    """Per-layer table: name, type, output shape, parameters, arithmetic; total in
+    ``.attrs['total']``.
 
     With ``nested=True`` the layers of nested models are listed one by one.
     """
@@ -55,7 +56,8 @@ def parameter_table(model, nested: bool = False) -> pd.DataFrame:
         }
         for layer in layers
     ]
-    table = pd.DataFrame(rows, columns=["layer", "type", "output shape", "parameters", "arithmetic"])
+    columns = ["layer", "type", "output shape", "parameters", "arithmetic"]
+    table = pd.DataFrame(rows, columns=columns)
     table.attrs["total"] = int(model.count_params())
     return table
 
@@ -72,13 +74,14 @@ VIEW_LAYERS = ("Flatten", "Reshape")
 
 
 def _output_shape(layer) -> tuple:
-    """The layer's output shape without the batch axis (the first output for multi-output layers)."""
+    """The layer's output shape without the batch axis (the first output for multi-output
+    layers)."""
     try:
         output = layer.output
     except (AttributeError, ValueError) as exc:
         raise ValueError(
-            f"layer {layer.name!r} has no single output shape (not built, or shared between several "
-            "calls); build the model with keras.Input first"
+            f"layer {layer.name!r} has no single output shape (not built, or shared between "
+            "several calls); build the model with keras.Input first"
         ) from exc
     if isinstance(output, (list, tuple)):
         output = output[0]
@@ -94,7 +97,8 @@ def _product(dims) -> int:
     total = 1
     for d in dims:
         if d is None:
-            raise ValueError("a dimension is unknown (None): give the model a fixed input size to count its cost")
+            raise ValueError("a dimension is unknown (None): give the model a fixed input size "
+                             "to count its cost")
         total *= int(d)
     return total
 
@@ -121,7 +125,9 @@ def layer_macs(layer) -> int:
         c_in = int(_input_shape(layer)[-1])
         depthwise_channels = c_in * layer.depth_multiplier
         spatial = _product(out[:-1])
-        return spatial * depthwise_channels * _product(layer.kernel_size) + spatial * depthwise_channels * int(out[-1])
+        depthwise = spatial * depthwise_channels * _product(layer.kernel_size)
+        pointwise = spatial * depthwise_channels * int(out[-1])
+        return depthwise + pointwise
     if isinstance(layer, kl.Conv2DTranspose | kl.Conv1DTranspose | kl.Conv3DTranspose):
         # each input value is spread over a kernel window of every output channel
         inp = _input_shape(layer)
@@ -144,7 +150,8 @@ def count_macs(model) -> int:
 
 
 def _split_weights(layer) -> tuple[int, int]:
-    """(weights, biases) of a layer: parameters in vectors (biases, batch-norm statistics) vs the rest."""
+    """(weights, biases) of a layer: parameters in vectors (biases, batch-norm statistics) vs the
+    rest."""
     weights = biases = 0
     for w in layer.weights:
         n = _product(w.shape)
@@ -161,8 +168,9 @@ def layer_table(model, nested: bool = True) -> pd.DataFrame:
     One row per layer: ``layer``, ``type``, ``output shape``, ``weights`` (kernels), ``biases``
     (every other vector: biases, batch-norm scale/offset/statistics, position biases),
     ``parameters`` (weights + biases), ``activations`` (values in the layer's output for one
-    example; 0 for ``Flatten``/``Reshape``, which only relabel their input), ``memory float32`` and ``memory mixed`` (bytes to store them in float32 and in
-    the float16 of mixed precision) and ``MACs`` (multiply-accumulates, see :func:`layer_macs`).
+    example; 0 for ``Flatten``/``Reshape``, which only relabel their input), ``memory float32``
+    and ``memory mixed`` (bytes to store them in float32 and in the float16 of mixed precision)
+    and ``MACs`` (multiply-accumulates, see :func:`layer_macs`).
     The input layer is a row too (activations, no parameters), as on the slides.
 
     ``.attrs`` holds the totals: ``parameters`` (= ``model.count_params()``), ``activations``,
@@ -178,7 +186,8 @@ def layer_table(model, nested: bool = True) -> pd.DataFrame:
             count = _product(tensor.shape[1:])
             rows.append({"layer": "input", "type": "InputLayer",
                          "output shape": "x".join(str(d) for d in tensor.shape[1:]),
-                         "weights": 0, "biases": 0, "parameters": 0, "activations": count, "MACs": 0})
+                         "weights": 0, "biases": 0, "parameters": 0, "activations": count,
+                         "MACs": 0})
     top_level = {id(layer) for layer in model.layers}
     for layer in layers:
         weights, biases = _split_weights(layer)
@@ -208,7 +217,8 @@ def layer_table(model, nested: bool = True) -> pd.DataFrame:
 
 
 def format_count(n: float, unit: str = "") -> str:
-    """A count the way the slides write it: 3211264 -> '3.2M', 138357544 -> '138.4M', 1728 -> '1,728'.
+    """A count the way the slides write it: 3211264 -> '3.2M', 138357544 -> '138.4M',
+    1728 -> '1,728'.
 
     ``unit="B"``: bytes in binary units, 61046400 -> '58.2 MiB'.
     """

@@ -85,7 +85,8 @@ class BackbonePreprocessing(keras.layers.Layer):
 
 
 def keras_home() -> Path:
-    """Where Keras caches downloads (``$KERAS_HOME``, default ``~/.keras``); weights go in ``models/``."""
+    """Where Keras caches downloads (``$KERAS_HOME``, default ``~/.keras``); weights go in
+    ``models/``."""
     try:
         from keras.src.backend.config import keras_home as _keras_home
 
@@ -105,7 +106,8 @@ class _HoldFirstLine(io.TextIOBase):
         self.target, self.held, self.released = target, "", False
 
     def write(self, text):
-        if not self.released and "\n" in self.held:  # more output after the first line: a real download
+        # more output after the first line: a real download
+        if not self.released and "\n" in self.held:
             self.release()
         if self.released:
             return self.target.write(text)
@@ -171,10 +173,11 @@ def _load_backbone(name: str, input_shape: tuple, weights, timeout_s: float = 60
     filename = url.group(0).rsplit("/", 1)[-1] if url else f"the {spec.application} weights file"
     reason = _short_reason(failure)
     if weights == "imagenet-or-random":
-        print(f"ImageNet weights for {spec.application}: not available ({reason}) - building it with "
-              "RANDOM weights instead, so nothing is transferred.")
+        print(f"ImageNet weights for {spec.application}: not available ({reason}) - building it "
+              "with RANDOM weights instead, so nothing is transferred.")
         return builder(weights=None, **kwargs), "random (ImageNet weights unavailable)"
-    raise WeightsUnavailableError(_download_failure_message(spec.application, filename, reason)) from None
+    message = _download_failure_message(spec.application, filename, reason)
+    raise WeightsUnavailableError(message) from None
 
 
 def build_transfer_model(backbone="mobilenetv2", input_shape=(224, 224, 3), num_classes=2,
@@ -207,7 +210,9 @@ def build_transfer_model(backbone="mobilenetv2", input_shape=(224, 224, 3), num_
     check.dropout("dropout", dropout)
     check.one_of("head_activation", head_activation, (None, "sigmoid", "softmax"))
     if not (weights in WEIGHT_CHOICES or isinstance(weights, (str, Path))):
-        raise TypeError(f"weights must be one of {WEIGHT_CHOICES} or a weights file path, got {weights!r}")
+        raise TypeError(
+            f"weights must be one of {WEIGHT_CHOICES} or a weights file path, got {weights!r}"
+        )
     input_shape = check.image_shape("input_shape", input_shape)
 
     if isinstance(backbone, keras.Model):
@@ -233,7 +238,8 @@ def build_transfer_model(backbone="mobilenetv2", input_shape=(224, 224, 3), num_
 
     inputs = keras.Input(shape=input_shape, name="image")
     x = BackbonePreprocessing(mode, name="preprocess")(inputs)
-    x = base(x, training=False)  # the classic recipe; in Keras 3 frozen BN layers are what really stays in inference mode
+    # the classic recipe; in Keras 3 frozen BN layers are what really stays in inference mode
+    x = base(x, training=False)
     if len(x.shape) == 4:
         x = keras.layers.GlobalAveragePooling2D(name="avg_pool")(x)
     x = keras.layers.Dropout(dropout, name="dropout")(x)
@@ -271,7 +277,9 @@ def unfreeze_top(model: keras.Model, n: int) -> list[str]:
     base = get_backbone(model)
     layers = base.layers
     if n > len(layers):
-        raise ValueError(f"the backbone {base.name!r} has {len(layers)} layers, cannot unfreeze the top {n}")
+        raise ValueError(
+            f"the backbone {base.name!r} has {len(layers)} layers, cannot unfreeze the top {n}"
+        )
 
     def effective(layer):
         return bool(base.trainable and layer.trainable and layer.weights)
@@ -281,4 +289,5 @@ def unfreeze_top(model: keras.Model, n: int) -> list[str]:
     first = len(layers) - n
     for index, layer in enumerate(layers):
         layer.trainable = index >= first and not _is_batch_norm(layer)
-    return [layer.name for layer in layers if layer.weights and effective(layer) != before[id(layer)]]
+    return [layer.name for layer in layers
+            if layer.weights and effective(layer) != before[id(layer)]]

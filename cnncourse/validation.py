@@ -13,7 +13,7 @@ NumPy integers are accepted wherever an int is, through :mod:`numbers`.
 from __future__ import annotations
 
 import numbers
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 
 
 def _given(value) -> str:
@@ -90,9 +90,10 @@ def image_shape(name: str, value) -> tuple[int, int, int]:
     return shape(f"{name} (height, width, channels)", value, 3, "(28, 28, 1)")
 
 
-def numeric_array(name: str, value):
+def numeric_array(name: str, value, shapes: Mapping[int, str] | None = None):
     """A NumPy array of numbers (bool, int or float) made from ``value`` (imports NumPy when
-    called)."""
+    called). With ``shapes`` (``{rank: "(H, W)", ...}``) it must also have one of those ranks and
+    not be empty."""
     import numpy as np
 
     if value is None or isinstance(value, str | bytes):
@@ -100,6 +101,13 @@ def numeric_array(name: str, value):
     array = np.asarray(value)
     if array.dtype.kind not in "biuf":
         raise TypeError(f"{name} must hold numbers, got an array of dtype {array.dtype}")
+    if shapes is not None:
+        if array.ndim not in shapes:
+            *most, last = shapes.values()
+            expected = f"{', '.join(most)} or {last}" if most else last
+            raise ValueError(f"{name} must have shape {expected}, got shape {array.shape}")
+        if 0 in array.shape:
+            raise ValueError(f"{name} must not be empty, got shape {array.shape}")
     return array
 
 

@@ -43,7 +43,8 @@ def test_max_pooling_the_two_feature_maps():
     np.testing.assert_array_equal(conv.max_pool2d(MAP_1, 2), [[3, 0], [3, 1]])
     np.testing.assert_array_equal(conv.max_pool2d(MAP_2, 2), [[-1, 1], [0, 3]])
     stacked = np.stack([MAP_1, MAP_2], axis=-1)
-    np.testing.assert_array_equal(conv.max_pool2d(stacked), np.stack([[[3, 0], [3, 1]], [[-1, 1], [0, 3]]], -1))
+    expected = np.stack([[[3, 0], [3, 1]], [[-1, 1], [0, 3]]], -1)
+    np.testing.assert_array_equal(conv.max_pool2d(stacked), expected)
 
 
 @pytest.mark.parametrize("conv2d", IMPLEMENTATIONS)
@@ -55,7 +56,11 @@ def test_five_by_five_image(conv2d):
 
 @pytest.mark.parametrize("conv2d", IMPLEMENTATIONS)
 def test_zero_padding_then_relu(conv2d):
-    image = [[-1, 1, -1, 1, -1], [-1, 1, -1, 1, -1], [-1, 1, 1, 1, -1], [-1, -1, -1, 1, -1], [-1, -1, -1, 1, -1]]
+    image = [[-1, 1, -1, 1, -1],
+             [-1, 1, -1, 1, -1],
+             [-1, 1, 1, 1, -1],
+             [-1, -1, -1, 1, -1],
+             [-1, -1, -1, 1, -1]]
     kernel = [[-1, -1, -1], [1, 1, 1], [-1, -1, -1]]
     out = conv2d(image, kernel, padding=1)
     np.testing.assert_array_equal(out, [[0, 0, 0, 0, 0], [0, -1, -3, -1, 0], [2, 5, 3, 3, 0],
@@ -66,8 +71,10 @@ def test_zero_padding_then_relu(conv2d):
 
 
 def test_max_pool_three_by_three_stride_one_and_its_backward_pass():
-    np.testing.assert_array_equal(conv.max_pool2d(POOL_INPUT, 3, 1), [[9, 8, 8], [9, 6, 6], [7, 7, 7]])
-    np.testing.assert_array_equal(conv.max_pool2d_backward(POOL_INPUT, POOL_GRAD_OUT, 3, 1), POOL_GRAD_IN)
+    np.testing.assert_array_equal(conv.max_pool2d(POOL_INPUT, 3, 1),
+                                  [[9, 8, 8], [9, 6, 6], [7, 7, 7]])
+    np.testing.assert_array_equal(conv.max_pool2d_backward(POOL_INPUT, POOL_GRAD_OUT, 3, 1),
+                                  POOL_GRAD_IN)
     # The gradient is only routed, never created or lost.
     assert np.sum(POOL_GRAD_IN) == np.sum(POOL_GRAD_OUT)
 
@@ -103,8 +110,10 @@ def test_receptive_field_from_the_lecture():
     # ... with 3 * (3*3*C*C) weights against 7*7*C*C for one 7x7 layer: 27 C^2 vs 49 C^2.
     keras = pytest.importorskip("keras")
     channels = 8
-    stacked = keras.Sequential([keras.Input((32, 32, channels))]
-                               + [keras.layers.Conv2D(channels, (3, 3), use_bias=False) for _ in range(3)])
+    stacked = keras.Sequential(
+        [keras.Input((32, 32, channels))]
+        + [keras.layers.Conv2D(channels, (3, 3), use_bias=False) for _ in range(3)]
+    )
     single = keras.Sequential([keras.Input((32, 32, channels)),
                                keras.layers.Conv2D(channels, (7, 7), use_bias=False)])
     assert stacked.count_params() == 3 * (3 ** 2 * channels ** 2)
@@ -224,7 +233,8 @@ def test_two_and_three_dimensional_kernels_match_tf():
     gray, rgb = rng.standard_normal((9, 8)), rng.standard_normal((9, 8, 3))
     k2, k3 = rng.standard_normal((3, 3)), rng.standard_normal((3, 3, 3))
     np.testing.assert_allclose(conv.conv2d(gray, k2, padding="same"),
-                               tf_conv(gray[..., None], k2[..., None, None], 1, "same")[..., 0], atol=1e-10)
+                               tf_conv(gray[..., None], k2[..., None, None], 1, "same")[..., 0],
+                               atol=1e-10)
     np.testing.assert_allclose(conv.conv2d_naive(rgb, k3, stride=2),
                                tf_conv(rgb, k3[..., None], 2, "valid")[..., 0], atol=1e-10)
 
@@ -360,9 +370,10 @@ def test_plot_conv_steps_draws_the_lecture_steps():
     assert len(fig.axes) == 8
     assert "output[0, 0] = 3" in titles and "output[3, 3] = -1" in titles
     fig = conv.plot_conv_steps(IMAGE_6x6, FILTER_1, stride=2, padding="same", steps=[(2, 2)])
-    value = tf_conv(np.array(IMAGE_6x6, float)[..., None], np.array(FILTER_1, float)[..., None, None],
-                    2, "same")[2, 2, 0]
-    assert [ax.get_title() for ax in fig.axes] == ["window at row 4, col 4", f"output[2, 2] = {value:g}"]
+    image, kernel = np.array(IMAGE_6x6, float), np.array(FILTER_1, float)
+    value = tf_conv(image[..., None], kernel[..., None, None], 2, "same")[2, 2, 0]
+    titles = [ax.get_title() for ax in fig.axes]
+    assert titles == ["window at row 4, col 4", f"output[2, 2] = {value:g}"]
     with pytest.raises(ValueError, match="not an output position"):
         conv.plot_conv_steps(IMAGE_6x6, FILTER_1, steps=[(4, 0)])
 
@@ -414,4 +425,5 @@ def test_output_size_floor_mode_is_tensorflows_output_shape():
     for n, f, s, p in itertools.product(range(3, 9), range(1, 4), range(1, 4), range(3)):
         expected = tf_conv(np.ones((n, n, 1)), np.ones((f, f, 1, 1)), s, p).shape[0]
         assert conv.output_size(n, f, s, p, mode="floor") == expected, (n, f, s, p)
-        assert conv.conv2d(np.ones((n, n)), np.ones((f, f)), stride=s, padding=p).shape == (expected,) * 2
+        out = conv.conv2d(np.ones((n, n)), np.ones((f, f)), stride=s, padding=p)
+        assert out.shape == (expected,) * 2

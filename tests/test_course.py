@@ -16,7 +16,8 @@ NOTEBOOKS = course.course_notebooks()
 
 def _notebook(path, *sources):
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(s) for s in sources])
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                 "language": "python"}
     nbformat.write(nb, path)
     return path
 
@@ -24,7 +25,8 @@ def _notebook(path, *sources):
 def test_runner_reports_failures_with_cell_and_keeps_going(tmp_path, monkeypatch):
     root = tmp_path / "repo"
     (root / "notebooks").mkdir(parents=True)
-    _notebook(root / "notebooks" / "01_fails.ipynb", "x = 1", "raise ValueError('broken on purpose')")
+    _notebook(root / "notebooks" / "01_fails.ipynb",
+              "x = 1", "raise ValueError('broken on purpose')")
     _notebook(root / "notebooks" / "02_works.ipynb",
               "from cnncourse.course import key_figure\nkey_figure('answer', 42, 'fast mode')")
     monkeypatch.setattr(config, "REPO_ROOT", root)
@@ -37,13 +39,15 @@ def test_runner_reports_failures_with_cell_and_keeps_going(tmp_path, monkeypatch
 
 # Imports TensorFlow (which prints its oneDNN notice at import unless oneDNN is off) and reports
 # whether oneDNN is on, as TensorFlow itself sees it.
-ONEDNN_CELL = ("# NBVAL_CHECK_OUTPUT\nimport os\nfrom tensorflow.python.util import _pywrap_util_port\n"
+ONEDNN_CELL = ("# NBVAL_CHECK_OUTPUT\nimport os\n"
+               "from tensorflow.python.util import _pywrap_util_port\n"
                "print('TF_ENABLE_ONEDNN_OPTS', os.environ.get('TF_ENABLE_ONEDNN_OPTS', 'unset'))\n"
                "print('oneDNN on:', _pywrap_util_port.IsMklEnabled())")
 ONEDNN_OUTPUT = "TF_ENABLE_ONEDNN_OPTS unset\noneDNN on: True\n"
 
 
-def test_course_kernels_run_with_onednn_and_keep_its_notice_out_of_outputs(tmp_path, monkeypatch, capfd):
+def test_course_kernels_run_with_onednn_and_keep_its_notice_out_of_outputs(tmp_path, monkeypatch,
+                                                                            capfd):
     root = tmp_path / "repo"
     (root / "notebooks").mkdir(parents=True)
     _notebook(root / "notebooks" / "01_tf.ipynb", ONEDNN_CELL)
@@ -64,19 +68,20 @@ def test_course_kernels_run_with_onednn_and_keep_its_notice_out_of_outputs(tmp_p
 
 
 def test_nbval_checked_cell_importing_tensorflow_passes_with_onednn(tmp_path):
-    cell = nbformat.v4.new_code_cell(ONEDNN_CELL, execution_count=1,
-                                     outputs=[nbformat.v4.new_output("stream", name="stdout", text=ONEDNN_OUTPUT)])
+    output = nbformat.v4.new_output("stream", name="stdout", text=ONEDNN_OUTPUT)
+    cell = nbformat.v4.new_code_cell(ONEDNN_CELL, execution_count=1, outputs=[output])
     nb = nbformat.v4.new_notebook(cells=[cell])
     nbformat.write(nb, tmp_path / "checked.ipynb")
     environ = {k: v for k, v in os.environ.items() if k != "TF_ENABLE_ONEDNN_OPTS"}
-    result = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--nbval-lax",
-                             "--nbval-current-env", "checked.ipynb"],
+    result = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider",
+                             "--nbval-lax", "--nbval-current-env", "checked.ipynb"],
                             cwd=tmp_path, env=environ, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout[-3000:]
 
 
 def test_summary_table_lists_every_notebook():
-    results = [course.NotebookResult("01_a", "ok", 3.2, "x = 1"), course.NotebookResult("02_b", "FAILED", 1, "", "cell 4: E")]
+    results = [course.NotebookResult("01_a", "ok", 3.2, "x = 1"),
+               course.NotebookResult("02_b", "FAILED", 1, "", "cell 4: E")]
     table = course.format_summary(results)
     assert "01_a" in table and "x = 1" in table and "cell 4: E" in table and "FAILED" in table
 
@@ -85,7 +90,8 @@ def test_strip_outputs_keeps_only_checked_cells():
     nb = nbformat.v4.new_notebook(cells=[
         nbformat.v4.new_code_cell("# NBVAL_CHECK_OUTPUT\nprint(1)", execution_count=1,
                                   outputs=[nbformat.v4.new_output("stream", text="1\n")]),
-        nbformat.v4.new_code_cell("print(2)", execution_count=2, outputs=[nbformat.v4.new_output("stream", text="2\n")]),
+        nbformat.v4.new_code_cell("print(2)", execution_count=2,
+                                  outputs=[nbformat.v4.new_output("stream", text="2\n")]),
     ])
     course.strip_outputs(nb)
     assert nb.cells[0].outputs and nb.cells[0].execution_count == 1
@@ -98,7 +104,8 @@ def test_notebook_follows_the_conventions(path):
     nbformat.validate(nb)
     first, setup = nb.cells[0], nb.cells[1]
     assert first.cell_type == "markdown" and first.source.startswith("# "), "title cell first"
-    assert setup.source.startswith("# NBVAL_SKIP") and "google.colab" in setup.source, "Colab set-up cell second"
+    assert setup.source.startswith("# NBVAL_SKIP") and "google.colab" in setup.source, \
+        "Colab set-up cell second"
     urls = set(re.findall(r"https://github\.com/[\w.-]+/[\w.-]+", setup.source))
     assert urls == {config.REPO_URL}, f"set-up cell must clone {config.REPO_URL}, found {urls}"
     clone = f"--branch {config.STUDENT_BRANCH} {config.REPO_URL} "
@@ -116,14 +123,16 @@ def test_readme_links_every_notebook_to_colab_in_the_student_edition():
     readme = (config.REPO_ROOT / "README.md").read_text()
     assert "make test" in readme and "make course" in readme
     for path in NOTEBOOKS:
-        link = (f"https://colab.research.google.com/github/{config.REPO_URL.removeprefix('https://github.com/')}"
+        repo = config.REPO_URL.removeprefix("https://github.com/")
+        link = (f"https://colab.research.google.com/github/{repo}"
                 f"/blob/{config.STUDENT_BRANCH}/{path.parent.name}/{path.name}")
         assert link in readme, f"README lacks the Colab link of {path.name}"
 
 
 def test_target_prints_met_or_not_and_stops_only_where_measured(capsys):
     assert course.target("convnet test accuracy", 0.9912, 0.993, note="full MNIST") is False
-    assert capsys.readouterr().out == "Target: convnet test accuracy = 99.1% (target >= 99.3%): NOT met (full MNIST)\n"
+    assert capsys.readouterr().out == ("Target: convnet test accuracy = 99.1% (target >= 99.3%): "
+                                       "NOT met (full MNIST)\n")
     assert course.target("ratio", 3.5, 3.0, fmt="{:.1f}x", enforce=True) is True
     assert "= 3.5x (target >= 3.0x): met" in capsys.readouterr().out
     with pytest.raises(AssertionError, match="measured to be reached"):
@@ -132,11 +141,16 @@ def test_target_prints_met_or_not_and_stops_only_where_measured(capsys):
 
 #: Asserts on trained results that stay, each measured where it runs or true by construction.
 MEASURED_ASSERTS = {
-    "    assert width_acc[1] < ceiling + 0.03  # (+3 points: luck on a finite test set)",  # 08, synthetic only
-    "    assert width_acc[3] > ceiling + 0.03 and width_acc[3] > 0.97",  # 08, synthetic only (measured)
-    'assert t["roc_auc_ci95"][0] <= t["roc_auc"] <= t["roc_auc_ci95"][1]',  # lab: a bootstrap CI holds its centre
+    # 08, synthetic only
+    "    assert width_acc[1] < ceiling + 0.03  # (+3 points: luck on a finite test set)",
+    # 08, synthetic only (measured)
+    "    assert width_acc[3] > ceiling + 0.03 and width_acc[3] > 0.97",
+    # lab: a bootstrap CI holds its centre
+    'assert t["roc_auc_ci95"][0] <= t["roc_auc"] <= t["roc_auc_ci95"][1]',
 }
-TRAINED_RESULT_ASSERT = re.compile(r"^\s*assert\b(?!.*<\s*1e-)(?=.*\b\w*(?:_acc|acc_|auc|loss)\w*\b).*[<>]")
+TRAINED_RESULT_ASSERT = re.compile(
+    r"^\s*assert\b(?!.*<\s*1e-)(?=.*\b\w*(?:_acc|acc_|auc|loss)\w*\b).*[<>]"
+)
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
@@ -144,6 +158,8 @@ def test_no_notebook_asserts_an_unmeasured_accuracy(path):
     """Thresholds on accuracies, AUCs and losses go through course.target (printed; enforced only
     where measured), so that "Run all" never stops on a GPU, on Colab or on the full datasets."""
     nb = nbformat.read(path, as_version=4)
-    lines = [line for cell in nb.cells if cell.cell_type == "code" for line in cell.source.splitlines()]
-    flagged = [line for line in lines if TRAINED_RESULT_ASSERT.search(line) and line not in MEASURED_ASSERTS]
+    lines = [line for cell in nb.cells if cell.cell_type == "code"
+             for line in cell.source.splitlines()]
+    flagged = [line for line in lines
+               if TRAINED_RESULT_ASSERT.search(line) and line not in MEASURED_ASSERTS]
     assert not flagged, f"use course.target(...) for: {flagged}"

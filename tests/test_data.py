@@ -34,9 +34,11 @@ def test_sample_split_is_stratified_disjoint_and_fixed(sample):
     (x_train, y_train), (x_test, y_test) = sample
     test_counts = np.bincount(y_test, minlength=10)
     np.testing.assert_allclose(test_counts, np.array(OFFICIAL_TEST_COUNTS) * 0.2, atol=1)
-    assert not np.array_equal(y_train[:50], np.sort(y_train[:50])), "training order must be shuffled"
+    assert not np.array_equal(y_train[:50], np.sort(y_train[:50])), \
+        "training order must be shuffled"
     train_rows = {row.tobytes() for row in x_train}
-    assert sum(row.tobytes() in train_rows for row in x_test) <= 5  # MNIST has a few duplicate digits
+    # MNIST has a few duplicate digits
+    assert sum(row.tobytes() in train_rows for row in x_test) <= 5
     (x_train2, y_train2), _ = data.load_mnist("sample", verbose=False)
     assert np.array_equal(x_train, x_train2) and np.array_equal(y_train, y_train2)
 
@@ -44,7 +46,8 @@ def test_sample_split_is_stratified_disjoint_and_fixed(sample):
 def test_sample_images_are_real_digits(sample):
     """The raw IDX bytes decoded independently (no cnncourse code) give the same pixels."""
     (x_train, _), (x_test, _) = sample
-    raw = gzip.decompress((data.config.data_dir() / "mnist-sample" / "t10k-images-idx3-ubyte.gz").read_bytes())
+    idx = data.config.data_dir() / "mnist-sample" / "t10k-images-idx3-ubyte.gz"
+    raw = gzip.decompress(idx.read_bytes())
     first = np.frombuffer(raw[16 : 16 + 784], dtype=np.uint8).reshape(28, 28)
     assert any(np.array_equal(first, img) for img in np.concatenate([x_train, x_test]))
     assert 30 < x_train.mean() < 40  # MNIST's mean grey level is about 33
@@ -52,7 +55,8 @@ def test_sample_images_are_real_digits(sample):
 
 def test_auto_falls_back_to_the_sample_and_says_so(monkeypatch, capsys):
     def offline():
-        raise Exception("URL fetch failure on https://storage.googleapis.com/: None -- Name or service not known")
+        raise Exception("URL fetch failure on https://storage.googleapis.com/: "
+                        "None -- Name or service not known")
 
     monkeypatch.setattr(data, "_load_mnist_keras", offline)
     (x_train, _), _ = data.load_mnist()
@@ -62,7 +66,10 @@ def test_auto_falls_back_to_the_sample_and_says_so(monkeypatch, capsys):
 
 
 def test_keras_source_without_internet_explains_what_to_do(monkeypatch):
-    monkeypatch.setattr(data, "_load_mnist_keras", lambda: (_ for _ in ()).throw(OSError("no network")))
+    def offline():
+        raise OSError("no network")
+
+    monkeypatch.setattr(data, "_load_mnist_keras", offline)
     with pytest.raises(data.DatasetError, match="load_mnist\\('sample'\\)"):
         data.load_mnist("keras")
 

@@ -1,5 +1,5 @@
-"""``python -m cnncourse doctor``: offline it checks only the cache, makes no connection and exits 0;
-each online check is driven here by stand-ins for the download or the Kaggle client."""
+"""``python -m cnncourse doctor``: offline it checks only the cache, makes no connection and
+exits 0; each online check is driven here by stand-ins for the download or the Kaggle client."""
 
 import hashlib
 import json
@@ -29,15 +29,16 @@ NO_NETWORK = textwrap.dedent("""
 
 def _env(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("KAGGLE_")}
-    env.update(HOME=str(tmp_path), KAGGLE_CONFIG_DIR=str(tmp_path / "no-kaggle"), KERAS_HOME=str(tmp_path / "keras"),
-               CNNCOURSE_CACHE_DIR=str(tmp_path / "cache"), TF_CPP_MIN_LOG_LEVEL="3", MPLBACKEND="Agg",
-               COLUMNS="120")
+    env.update(HOME=str(tmp_path), KAGGLE_CONFIG_DIR=str(tmp_path / "no-kaggle"),
+               KERAS_HOME=str(tmp_path / "keras"), CNNCOURSE_CACHE_DIR=str(tmp_path / "cache"),
+               TF_CPP_MIN_LOG_LEVEL="3", MPLBACKEND="Agg", COLUMNS="120")
     return env
 
 
 def _python(code, tmp_path, timeout=300):
-    return subprocess.run([sys.executable, "-c", NO_NETWORK + textwrap.dedent(code)], capture_output=True, text=True,
-                          timeout=timeout, env=_env(tmp_path), cwd=tmp_path)
+    return subprocess.run([sys.executable, "-c", NO_NETWORK + textwrap.dedent(code)],
+                          capture_output=True, text=True, timeout=timeout, env=_env(tmp_path),
+                          cwd=tmp_path)
 
 
 @pytest.mark.slow
@@ -52,19 +53,22 @@ def test_offline_doctor_reports_every_check_exits_0_and_connects_nowhere(tmp_pat
     checks = {c["check"]: c for c in json.loads(report.read_text())["checks"]}
     assert list(checks) == [name for name, _ in doctor.checks(online=False, timeout_s=1)]
     for item in doctor.DOWNLOADS:  # an empty Keras cache: one line each saying what was not checked
-        assert checks[item.name]["status"] == "not checked" and "--online" in checks[item.name]["detail"]
+        assert checks[item.name]["status"] == "not checked"
+        assert "--online" in checks[item.name]["detail"]
     assert checks["Kaggle credentials"]["status"] == "not checked"
     assert checks["chest X-rays (Kaggle)"]["status"] == "not checked"
     assert checks["versions"]["status"] == "ok" and checks["XLA"]["status"] == "ok"
-    assert checks["lab training step"]["status"] == "ok" and checks["lab training step"]["facts"]["images_per_s"] > 0
-    assert checks["lab input pipeline"]["status"] == "ok" and "demo X-rays" in checks["lab input pipeline"]["detail"]
+    step, pipeline = checks["lab training step"], checks["lab input pipeline"]
+    assert step["status"] == "ok" and step["facts"]["images_per_s"] > 0
+    assert pipeline["status"] == "ok" and "demo X-rays" in pipeline["detail"]
     for name in checks:  # the table has one row per check
         assert any(line.startswith(name) for line in run.stdout.splitlines()), name
 
 
 @pytest.mark.slow
 def test_cached_files_offline_through_the_real_keras_calls(tmp_path):
-    """Corrupt files fail; a weight file in Keras's format (written from the same architecture) loads."""
+    """Corrupt files fail; a weight file in Keras's format (written from the same architecture)
+    loads."""
     weights, small = doctor.DOWNLOADS[5], doctor.DOWNLOADS[6]
     assert small.name == "MobileNetV2 weights, 96 px, no top"
     run = _python("""
@@ -77,7 +81,8 @@ def test_cached_files_offline_through_the_real_keras_calls(tmp_path):
             path = home / item.files[0]
             path.parent.mkdir(parents=True, exist_ok=True)
             if item is doctor.DOWNLOADS[6]:
-                model = keras.applications.MobileNetV2(weights=None, include_top=False, input_shape=(96, 96, 3))
+                model = keras.applications.MobileNetV2(weights=None, include_top=False,
+                                                       input_shape=(96, 96, 3))
                 with h5py.File(path, "w") as f:
                     save_weights_to_hdf5_group(f, model)
             elif item is not doctor.DOWNLOADS[1]:  # CIFAR-10 stays missing
@@ -86,14 +91,18 @@ def test_cached_files_offline_through_the_real_keras_calls(tmp_path):
             print(json.dumps([result.status, result.detail, path.exists(), result.facts]))
     """, tmp_path)
     assert run.returncode == 0, run.stderr[-3000:]
-    mnist, cifar, mobilenet, valid = (json.loads(line) for line in run.stdout.strip().splitlines()[-4:])
-    assert mnist[0] == "FAILED" and "checksum" in mnist[1] and not mnist[2]  # Keras removed the bad file
+    lines = run.stdout.strip().splitlines()[-4:]
+    mnist, cifar, mobilenet, valid = (json.loads(line) for line in lines)
+    # Keras removed the bad file
+    assert mnist[0] == "FAILED" and "checksum" in mnist[1] and not mnist[2]
     assert cifar[0] == "not checked" and not cifar[2]
-    assert mobilenet[0] == "FAILED" and "does not load" in mobilenet[1] and weights.files[0] in mobilenet[1]
+    assert mobilenet[0] == "FAILED"
+    assert "does not load" in mobilenet[1] and weights.files[0] in mobilenet[1]
     assert valid[0] == "ok" and "loads into" in valid[1]
     (facts,) = valid[3]["files"]
     path = tmp_path / "keras" / small.files[0]
-    assert facts["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest() and facts["bytes"] == path.stat().st_size
+    assert facts["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert facts["bytes"] == path.stat().st_size
     assert "NETWORK USED" not in run.stderr
 
 
@@ -114,7 +123,8 @@ def test_offline_a_missing_file_is_not_checked_and_not_loaded(keras_home):
         raise AssertionError("must not be called")
 
     result = doctor.run_check("thing", lambda: doctor.check_download(_item(load), online=False))
-    assert result.status == "not checked" and "notebook 99" in result.detail and "--online" in result.detail
+    assert result.status == "not checked"
+    assert "notebook 99" in result.detail and "--online" in result.detail
 
 
 def test_offline_a_cached_file_is_loaded_without_network_and_hashed(keras_home):
@@ -139,9 +149,11 @@ def test_offline_a_file_keras_refuses_fails(keras_home):
     (keras_home / "datasets").mkdir()
     (keras_home / "datasets" / "thing.npz").write_bytes(b"truncated")
 
-    def load():  # what keras.utils.get_file does with a cached file whose pinned hash differs, offline
-        print("A local file was found, but it seems to be incomplete or outdated because the sha256 file hash "
-              "does not match the original value of abc so we will re-download the data.")
+    # what keras.utils.get_file does with a cached file whose pinned hash differs, offline
+    def load():
+        print("A local file was found, but it seems to be incomplete or outdated because the "
+              "sha256 file hash does not match the original value of abc so we will re-download "
+              "the data.")
         raise Exception("URL fetch failure on https://example.org/thing.npz: None -- no network")
 
     result = doctor.run_check("thing", lambda: doctor.check_download(_item(load), online=False))
@@ -155,22 +167,27 @@ def test_online_a_download_is_hashed_and_an_unreachable_one_is_not_checked(keras
         assert socket.getdefaulttimeout() == 7  # the wait is bounded
         return "downloaded thing"
 
-    result = doctor.run_check("thing", lambda: doctor.check_download(_item(download), online=True, timeout_s=7))
-    assert result.status == "ok" and result.facts["files"][0]["sha256"] == hashlib.sha256(b"downloaded").hexdigest()
+    item = _item(download)
+    result = doctor.run_check("thing",
+                              lambda: doctor.check_download(item, online=True, timeout_s=7))
+    assert result.status == "ok"
+    assert result.facts["files"][0]["sha256"] == hashlib.sha256(b"downloaded").hexdigest()
 
     def unreachable():
-        raise Exception("URL fetch failure on https://example.org/x.npz: None -- [Errno -3] Temporary failure in "
-                        "name resolution")
+        raise Exception("URL fetch failure on https://example.org/x.npz: None -- "
+                        "[Errno -3] Temporary failure in name resolution")
 
     item = _item(unreachable, files=("datasets/other.npz",))
     result = doctor.run_check("other", lambda: doctor.check_download(item, online=True))
-    assert result.status == "not checked" and "unreachable ([Errno -3] Temporary failure" in result.detail
+    assert result.status == "not checked"
+    assert "unreachable ([Errno -3] Temporary failure" in result.detail
 
 
 def test_every_course_download_lands_in_the_keras_cache_and_names_its_users():
     assert len({item.name for item in doctor.DOWNLOADS}) == len(doctor.DOWNLOADS)
     for item in doctor.DOWNLOADS:
-        assert item.files and all(f.startswith(("datasets/", "models/")) for f in item.files) and item.used_by
+        assert item.files and item.used_by
+        assert all(f.startswith(("datasets/", "models/")) for f in item.files)
 
 
 class FakeKaggle:
@@ -203,13 +220,15 @@ def kaggle(monkeypatch):
 
 def test_kaggle_credentials_offline_are_reported_but_not_used(kaggle):
     result = doctor.run_check("Kaggle", lambda: doctor.check_kaggle_credentials(online=False))
-    assert result.status == "not checked" and "KAGGLE_USERNAME" in result.detail and "--online" in result.detail
+    assert result.status == "not checked"
+    assert "KAGGLE_USERNAME" in result.detail and "--online" in result.detail
     assert kaggle.calls == []
 
 
 def test_kaggle_credentials_online_one_metadata_call(kaggle):
     result = doctor.run_check("Kaggle", lambda: doctor.check_kaggle_credentials(online=True))
-    assert result.status == "ok" and "3 files" in result.detail and kaggle.calls == [getdata.DATASET]
+    assert result.status == "ok" and "3 files" in result.detail
+    assert kaggle.calls == [getdata.DATASET]
 
 
 @pytest.mark.parametrize(("error", "status", "says"), [
@@ -220,7 +239,8 @@ def test_kaggle_credentials_online_one_metadata_call(kaggle):
 def test_kaggle_credentials_online_failures(kaggle, error, status, says):
     kaggle.error = error
     result = doctor.run_check("Kaggle", lambda: doctor.check_kaggle_credentials(online=True))
-    assert result.status == status and says in result.detail and SECRET not in json.dumps(result.facts) + result.detail
+    assert result.status == status and says in result.detail
+    assert SECRET not in json.dumps(result.facts) + result.detail
 
 
 def test_no_kaggle_credentials_says_how_to_get_them(monkeypatch, tmp_path):

@@ -33,7 +33,8 @@ def test_credentials_from_environment_never_show_the_key(monkeypatch, tmp_path):
     monkeypatch.setenv("KAGGLE_USERNAME", "student")
     monkeypatch.setenv("KAGGLE_KEY", SECRET)
     facts = env.report(show=False)
-    assert facts["Kaggle credentials"].startswith("yes") and "KAGGLE_KEY" in facts["Kaggle credentials"]
+    kaggle = facts["Kaggle credentials"]
+    assert kaggle.startswith("yes") and "KAGGLE_KEY" in kaggle
     assert SECRET not in str(facts)
 
 
@@ -55,7 +56,8 @@ def test_cli_env_runs_and_leaks_nothing(tmp_path):
     # A plain shell: no TF_CPP_MIN_LOG_LEVEL, oneDNN left on.
     run = subprocess.run(
         [sys.executable, "-m", "cnncourse", "env"], capture_output=True, text=True, timeout=120,
-        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "KAGGLE_USERNAME": "s", "KAGGLE_KEY": SECRET},
+        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "KAGGLE_USERNAME": "s",
+             "KAGGLE_KEY": SECRET},
     )
     assert run.returncode == 0, run.stderr
     assert "Keras backend" in run.stdout and "yes, from environment" in run.stdout
@@ -66,11 +68,13 @@ def test_cli_env_runs_and_leaks_nothing(tmp_path):
 
 def test_quiet_tensorflow_import_passes_other_lines_on(tmp_path):
     code = ("import os; os.write(2, b'a real error\\n')\n"
-            "os.write(2, b'I0000 port.cc:153] oneDNN custom operations are on. You may see...\\n')\n")
+            "os.write(2, b'I0000 port.cc:153] oneDNN custom operations are on. "
+            "You may see...\\n')\n")
     (tmp_path / "tensorflow.py").write_text(code)
-    run = subprocess.run([sys.executable, "-c", "from cnncourse import env; env.import_tensorflow_quietly()"],
-                         capture_output=True, text=True, timeout=60,
-                         env={**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), *sys.path])})
+    quiet = "from cnncourse import env; env.import_tensorflow_quietly()"
+    path = os.pathsep.join([str(tmp_path), *sys.path])
+    run = subprocess.run([sys.executable, "-c", quiet], capture_output=True, text=True, timeout=60,
+                         env={**os.environ, "PYTHONPATH": path})
     assert run.returncode == 0, run.stderr
     assert run.stderr == "a real error\n"
 
@@ -79,7 +83,8 @@ def test_a_version_below_the_tested_floor_gets_one_line_saying_what_it_breaks(mo
     old = {"keras": "3.5.0", "numpy": "1.26.4", "tensorflow": "2.16.2", "plotly": None}
     monkeypatch.setattr(env, "installed_version", lambda package: old.get(package, "99.0"))
     problems = env.below_floor()
-    assert set(problems) == {"keras", "tensorflow"}  # numpy 1.26.4 is the floor itself; plotly missing
+    # numpy 1.26.4 is the floor itself; plotly missing
+    assert set(problems) == {"keras", "tensorflow"}
     assert problems["keras"].startswith("3.5.0 is below the tested floor 3.8:")
     facts = env.report(show=False)
     assert facts["keras too old"] == problems["keras"] and "numpy too old" not in facts
@@ -89,14 +94,16 @@ def test_tested_floor_is_what_requirements_pyproject_and_the_floor_constraints_s
     """One floor: constraints/floor.txt pins exactly env.TESTED_FLOOR, and requirements.txt and
     pyproject.toml ask for at least it (TensorFlow through the Makefile and the extras)."""
     root = config.REPO_ROOT
-    pins = dict(line.split("==") for line in (root / "constraints" / "floor.txt").read_text().split()
-                if "==" in line)
+    floor_txt = (root / "constraints" / "floor.txt").read_text()
+    pins = dict(line.split("==") for line in floor_txt.split() if "==" in line)
     pins["tensorflow"] = pins.pop("tensorflow-cpu")
     requirements = (root / "requirements.txt").read_text()
     pyproject = (root / "pyproject.toml").read_text()
     for package, (floor, _) in env.TESTED_FLOOR.items():
         assert config.version_tuple(pins[package])[:2] == config.version_tuple(floor), package
         if package == "tensorflow":
-            assert f"tensorflow-cpu>={floor}" in pyproject and f"tensorflow-cpu>={floor}" in (root / "Makefile").read_text()
+            assert f"tensorflow-cpu>={floor}" in pyproject
+            assert f"tensorflow-cpu>={floor}" in (root / "Makefile").read_text()
         else:
-            assert f"\n{package}>={floor}" in requirements and f'"{package}>={floor}' in pyproject, package
+            assert f"\n{package}>={floor}" in requirements, package
+            assert f'"{package}>={floor}' in pyproject, package

@@ -35,7 +35,8 @@ def test_saliency_is_zero_outside_the_patch_the_model_sees_and_equals_the_weight
     inside[3:7, 4:8] = True
     assert np.all(sal[~inside] == 0)
     assert np.all(sal[inside] > 0)
-    # The pre-softmax score is linear: its gradient is the Dense kernel column, |.|, max over channels.
+    # The pre-softmax score is linear: its gradient is the Dense kernel column, |.|, max over
+    # channels.
     kernel = dense.get_weights()[0][:, 2].reshape(4, 4, 2)
     np.testing.assert_allclose(sal[inside].reshape(4, 4), np.abs(kernel).max(axis=-1), rtol=1e-5)
 
@@ -61,9 +62,11 @@ def test_saliency_matches_tensorflow_gradient_for_a_sigmoid_model():
         tape.watch(x_t)
         p = model(x_t)[:, 0]
     reference = np.abs(tape.gradient(p, x_t).numpy()[0]).max(axis=-1)
-    np.testing.assert_allclose(explain.saliency_map(model, image, class_index=1), reference, rtol=1e-5, atol=1e-8)
+    np.testing.assert_allclose(explain.saliency_map(model, image, class_index=1), reference,
+                               rtol=1e-5, atol=1e-8)
     # class 0 of a binary model has score 1 - p: same magnitude
-    np.testing.assert_allclose(explain.saliency_map(model, image, class_index=0), reference, rtol=1e-5, atol=1e-8)
+    np.testing.assert_allclose(explain.saliency_map(model, image, class_index=0), reference,
+                               rtol=1e-5, atol=1e-8)
 
 
 # --------------------------------------------------------------------------- three model styles
@@ -85,8 +88,11 @@ def _three_styles():
     with conv1-conv2 inside a nested backbone model."""
     ly = _shared_layers()
     inputs = keras.Input((16, 16, 3))
-    functional = keras.Model(inputs, ly["dense"](ly["gap"](ly["conv2"](ly["pool"](ly["conv1"](inputs))))))
-    sequential = keras.Sequential([keras.Input((16, 16, 3)), ly["conv1"], ly["pool"], ly["conv2"], ly["gap"], ly["dense"]])
+    functional = keras.Model(
+        inputs, ly["dense"](ly["gap"](ly["conv2"](ly["pool"](ly["conv1"](inputs)))))
+    )
+    sequential = keras.Sequential([keras.Input((16, 16, 3)), ly["conv1"], ly["pool"], ly["conv2"],
+                                   ly["gap"], ly["dense"]])
     bb_in = keras.Input((16, 16, 3))
     backbone = keras.Model(bb_in, ly["conv2"](ly["pool"](ly["conv1"](bb_in))), name="backbone")
     outer_in = keras.Input((16, 16, 3))
@@ -118,7 +124,8 @@ def test_split_model_reproduces_the_model_in_all_three_styles():
         expected = model(image).numpy()
         for name in ("conv1", "pool", "conv2"):
             features, head = explain.split_model(model, name)
-            np.testing.assert_allclose(head(features(image)).numpy(), expected, rtol=1e-5, atol=1e-6)
+            np.testing.assert_allclose(head(features(image)).numpy(), expected,
+                                       rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.parametrize("layer_name, size", [("conv2", 6), ("conv1", 16)])
@@ -141,14 +148,17 @@ def test_grad_cam_default_layer_is_last_feature_map():
     assert explain.default_gradcam_layer(nested) == "backbone"
     image = RNG.random((16, 16, 3)).astype("float32")
     heat = explain.grad_cam(nested, image, class_index=3)
-    np.testing.assert_allclose(heat, explain.grad_cam(functional, image, "conv2", class_index=3), rtol=1e-4, atol=1e-5)
+    reference = explain.grad_cam(functional, image, "conv2", class_index=3)
+    np.testing.assert_allclose(heat, reference, rtol=1e-4, atol=1e-5)
 
 
 def test_grad_cam_and_saliency_on_a_transfer_model_with_a_keras_applications_backbone():
     """build_transfer_model: preprocessing layer, nested MobileNetV2, sigmoid head."""
-    model = transfer.build_transfer_model("mobilenetv2", input_shape=(64, 64, 3), num_classes=2, weights=None)
+    model = transfer.build_transfer_model("mobilenetv2", input_shape=(64, 64, 3), num_classes=2,
+                                          weights=None)
     image = RNG.uniform(0, 255, (64, 64, 3)).astype("float32")
-    heat = explain.grad_cam(model, image, layer_name="block_13_expand_relu")  # inside the backbone, 4x4
+    # inside the backbone, 4x4
+    heat = explain.grad_cam(model, image, layer_name="block_13_expand_relu")
     assert heat.shape == (4, 4) and heat.min() >= 0 and heat.max() <= 1
     assert explain.grad_cam(model, image).shape == (2, 2)  # default: the whole backbone's output
     sal = explain.saliency_map(model, image)
@@ -163,18 +173,20 @@ def test_cut_inside_a_residual_block_gives_a_two_input_head_and_the_keras_io_gra
     a = layers.Conv2D(3, (3, 3), padding="same", activation="relu", name="a")(inputs)
     b = layers.Conv2D(3, (3, 3), padding="same", activation="relu", name="b")(a)
     joined = layers.Add(name="add")([a, b])  # the skip connection goes around "b"
-    out = layers.Dense(4, activation="softmax", name="probs")(layers.GlobalAveragePooling2D()(joined))
+    pooled = layers.GlobalAveragePooling2D()(joined)
+    out = layers.Dense(4, activation="softmax", name="probs")(pooled)
     model = keras.Model(inputs, out)
     x = tf.constant(RNG.random((2, 8, 8, 2)).astype("float32"))
     features, head = explain.split_model(model, "b")
     assert len(head.inputs) == 2
-    np.testing.assert_allclose(head([x, features(x)]).numpy(), model(x).numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(head([x, features(x)]).numpy(), model(x).numpy(),
+                               rtol=1e-5, atol=1e-6)
     features, head = explain.split_model(model, "add")  # after the join, one input is enough
     assert len(head.inputs) == 1
     image = x.numpy()[0]
     cls = int(np.argmax(model(x[:1])))
-    np.testing.assert_allclose(explain.grad_cam(model, image, "b"), _keras_io_grad_cam(model, image, "b", cls),
-                               rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(explain.grad_cam(model, image, "b"),
+                               _keras_io_grad_cam(model, image, "b", cls), rtol=1e-4, atol=1e-5)
 
 
 # --------------------------------------------------------------------------- occlusion
@@ -204,7 +216,8 @@ def test_occlusion_on_three_styles(style):
     occ = explain.occlusion_map(model, image, patch=4, stride=3)
     assert occ.shape == (5, 5)
     assert occ.min() >= -1 and occ.max() <= 1
-    assert explain.occlusion_map(model, image).shape == (15, 15)  # default: patch round(16/7) = 2, stride 1
+    # default: patch round(16/7) = 2, stride 1
+    assert explain.occlusion_map(model, image).shape == (15, 15)
 
 
 # --------------------------------------------------------------------------- helpers and errors
@@ -217,7 +230,8 @@ def test_overlay_and_upsample():
     grey = RNG.integers(0, 256, (28, 28), dtype=np.uint8)
     rgb = explain.overlay_heatmap(grey, heat)
     assert rgb.shape == (28, 28, 3) and rgb.min() >= 0 and rgb.max() <= 1
-    np.testing.assert_allclose(explain.overlay_heatmap(grey, heat, alpha=0.0)[..., 0], grey / 255, atol=1e-6)
+    np.testing.assert_allclose(explain.overlay_heatmap(grey, heat, alpha=0.0)[..., 0], grey / 255,
+                               atol=1e-6)
 
 
 def test_bad_inputs_say_what_was_expected():

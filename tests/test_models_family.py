@@ -134,9 +134,12 @@ def test_grouped_convolution_is_two_independent_towers():
     x = _random_images((9, 9, 8), n=2)
     layer = keras.layers.Conv2D(6, (3, 3), groups=2, use_bias=False)
     y = keras.ops.convert_to_numpy(layer(x))
-    kernel = keras.ops.convert_to_numpy(layer.kernel)  # (3, 3, 4, 6): each group's 3 filters see 4 channels
-    towers = [tf.nn.conv2d(x[..., 4 * g : 4 * g + 4], kernel[..., 3 * g : 3 * g + 3], 1, "VALID").numpy()
-              for g in range(2)]
+    # (3, 3, 4, 6): each group's 3 filters see 4 channels
+    kernel = keras.ops.convert_to_numpy(layer.kernel)
+    towers = [
+        tf.nn.conv2d(x[..., 4 * g : 4 * g + 4], kernel[..., 3 * g : 3 * g + 3], 1, "VALID").numpy()
+        for g in range(2)
+    ]
     np.testing.assert_allclose(y, np.concatenate(towers, axis=-1), rtol=1e-5, atol=1e-5)
 
 
@@ -152,7 +155,8 @@ def test_alexnet_batch_norm_variant_replaces_lrn():
 def test_lrn_matches_tensorflow():
     x = _random_images((5, 5, 12), n=3) * 40  # large values so the normalisation matters
     ours = keras.ops.convert_to_numpy(models.LocalResponseNormalization()(x))
-    reference = tf.nn.local_response_normalization(x, depth_radius=2, bias=2.0, alpha=1e-4, beta=0.75)
+    reference = tf.nn.local_response_normalization(x, depth_radius=2, bias=2.0, alpha=1e-4,
+                                                   beta=0.75)
     np.testing.assert_allclose(ours, reference.numpy(), rtol=1e-5)
 
 
@@ -215,7 +219,8 @@ def test_googlenet_matches_the_paper_table():
 def test_inception_module_output_channels():
     x = keras.Input((28, 28, 256))
     assert models.inception_module(x, "naive").shape[1:] == (28, 28, 128 + 192 + 96 + 256)
-    assert models.inception_module(x, "bottleneck", name="b").shape[1:] == (28, 28, 128 + 192 + 96 + 64)
+    bottleneck = models.inception_module(x, "bottleneck", name="b")
+    assert bottleneck.shape[1:] == (28, 28, 128 + 192 + 96 + 64)
     with pytest.raises(ValueError, match="naive"):
         models.inception_module(x, "wide")
 
@@ -259,7 +264,8 @@ def test_residual_block_adds_its_input():
 
 @pytest.mark.parametrize("depth, millions", [(20, 0.27), (56, 0.85)])
 def test_cifar_resnets_have_the_papers_sizes(depth, millions):
-    """He et al. 2016, table 6; the plain twin has exactly the same parameters (option A shortcuts)."""
+    """He et al. 2016, table 6; the plain twin has exactly the same parameters (option A
+    shortcuts)."""
     resnet = models.cifar_resnet(depth)
     plain = models.cifar_resnet(depth, shortcut="none")
     assert round(_trainable(resnet) / 1e6, 2) == millions

@@ -11,15 +11,16 @@ from cnncourse import callbacks
 from cnncourse.models import conv_model, improved_cnn, lecture_cnn, lenet5, mlp, simple_cnn
 from cnncourse.models import mnist as mnist_models
 
-# Per-layer parameter counts, each the slide's arithmetic (k*k*c_in*c_out + c_out, n_in*n_out + n_out).
+# Per-layer parameter counts, each the slide's arithmetic (k*k*c_in*c_out + c_out,
+# n_in*n_out + n_out).
 LECTURE_LAYERS = {
     "mlp": (mlp, [0, 784 * 784 + 784, 784 * 10 + 10], 623_290),
-    "simple_cnn": (simple_cnn, [3 * 3 * 1 * 32 + 32, 0, 3 * 3 * 32 * 64 + 64, 0, 3 * 3 * 64 * 64 + 64, 0,
-                                576 * 64 + 64, 64 * 10 + 10], 93_322),
-    "lecture_cnn": (lecture_cnn, [3 * 3 * 1 * 25 + 25, 0, 3 * 3 * 25 * 50 + 50, 0, 0, 1250 * 100 + 100,
-                                  100 * 10 + 10], 137_660),
-    "conv_model": (conv_model, [5 * 5 * 1 * 30 + 30, 0, 3 * 3 * 30 * 15 + 15, 0, 0, 0, 375 * 128 + 128,
-                                128 * 50 + 50, 50 * 10 + 10], 59_933),
+    "simple_cnn": (simple_cnn, [3 * 3 * 1 * 32 + 32, 0, 3 * 3 * 32 * 64 + 64, 0,
+                                3 * 3 * 64 * 64 + 64, 0, 576 * 64 + 64, 64 * 10 + 10], 93_322),
+    "lecture_cnn": (lecture_cnn, [3 * 3 * 1 * 25 + 25, 0, 3 * 3 * 25 * 50 + 50, 0, 0,
+                                  1250 * 100 + 100, 100 * 10 + 10], 137_660),
+    "conv_model": (conv_model, [5 * 5 * 1 * 30 + 30, 0, 3 * 3 * 30 * 15 + 15, 0, 0, 0,
+                                375 * 128 + 128, 128 * 50 + 50, 50 * 10 + 10], 59_933),
     # LeNet-5 with full C3 connections: C1 156, C3 2,416, C5 48,120, F6 10,164, output 850
     "lenet5": (lenet5, [5 * 5 * 6 + 6, 0, 5 * 5 * 6 * 16 + 16, 0, 0, 400 * 120 + 120, 120 * 84 + 84,
                         84 * 10 + 10], 61_706),
@@ -38,7 +39,8 @@ def test_parameter_counts_equal_the_lecture(name):
 
 def test_simple_cnn_output_shapes():
     shapes = [tuple(layer.output.shape[1:]) for layer in simple_cnn().layers]
-    assert shapes == [(26, 26, 32), (13, 13, 32), (11, 11, 64), (5, 5, 64), (3, 3, 64), (576,), (64,), (10,)]
+    assert shapes == [(26, 26, 32), (13, 13, 32), (11, 11, 64), (5, 5, 64), (3, 3, 64), (576,),
+                      (64,), (10,)]
 
 
 def test_lecture_cnn_output_shapes_and_kernel_is_3x3_at_stride_1():
@@ -51,10 +53,12 @@ def test_lecture_cnn_output_shapes_and_kernel_is_3x3_at_stride_1():
 
 def test_conv_model_and_lenet5_shapes():
     shapes = [tuple(layer.output.shape[1:]) for layer in conv_model().layers]
-    assert shapes == [(24, 24, 30), (12, 12, 30), (10, 10, 15), (5, 5, 15), (5, 5, 15), (375,), (128,), (50,), (10,)]
+    assert shapes == [(24, 24, 30), (12, 12, 30), (10, 10, 15), (5, 5, 15), (5, 5, 15), (375,),
+                      (128,), (50,), (10,)]
     # LeCun et al. 1998: C1 28x28x6, S2 14x14x6, C3 10x10x16, S4 5x5x16, C5 120, F6 84
     shapes = [tuple(layer.output.shape[1:]) for layer in lenet5().layers]
-    assert shapes == [(28, 28, 6), (14, 14, 6), (10, 10, 16), (5, 5, 16), (400,), (120,), (84,), (10,)]
+    assert shapes == [(28, 28, 6), (14, 14, 6), (10, 10, 16), (5, 5, 16), (400,), (120,), (84,),
+                      (10,)]
 
 
 def test_lenet5_pads_mnist_digits_to_32x32():
@@ -64,7 +68,10 @@ def test_lenet5_pads_mnist_digits_to_32x32():
     assert model.get_layer("s2").strides == (2, 2) and model.get_layer("c1").strides == (1, 1)
 
 
-@pytest.mark.parametrize("builder", [mlp, simple_cnn, lecture_cnn, conv_model, lenet5, improved_cnn])
+ALL_BUILDERS = [mlp, simple_cnn, lecture_cnn, conv_model, lenet5, improved_cnn]
+
+
+@pytest.mark.parametrize("builder", ALL_BUILDERS)
 def test_builders_return_uncompiled_models_starting_with_an_input(builder):
     model = builder()
     assert isinstance(model, keras.Model)
@@ -85,13 +92,15 @@ def test_class_count_changes_only_the_output_layer():
     model = simple_cnn(num_classes=3)
     assert model.outputs[0].shape[1:] == (3,)
     assert model.count_params() == 93_322 - 650 + (64 * 3 + 3)
-    assert mlp(input_shape=(8, 8, 1), num_classes=2).count_params() == (64 * 784 + 784) + (784 * 2 + 2)
+    small = mlp(input_shape=(8, 8, 1), num_classes=2)
+    assert small.count_params() == (64 * 784 + 784) + (784 * 2 + 2)
 
 
 def test_improved_cnn_has_the_ingredients_and_its_parameter_count():
     model = improved_cnn()
     kinds = {type(layer).__name__ for layer in model.layers}
-    assert {"BatchNormalization", "Dropout", "RandomRotation", "RandomTranslation", "RandomZoom"} <= kinds
+    assert {"BatchNormalization", "Dropout", "RandomRotation", "RandomTranslation",
+            "RandomZoom"} <= kinds
     # convs without bias (BN's beta replaces it); BN holds 4 vectors per channel (2 trainable)
     expected = (3 * 3 * 1 * 32 + 4 * 32) + (3 * 3 * 32 * 32 + 4 * 32) + (3 * 3 * 32 * 64 + 4 * 64) \
         + (3 * 3 * 64 * 64 + 4 * 64) + (1024 * 128 + 4 * 128) + (128 * 10 + 10)
@@ -105,11 +114,13 @@ def test_improved_cnn_augmentation_is_off_at_inference():
     with_aug, without_aug = improved_cnn(), improved_cnn(augment=False)
     without_aug.set_weights(with_aug.get_weights())
     x = np.random.default_rng(0).random((4, 28, 28, 1)).astype("float32")
-    np.testing.assert_allclose(with_aug(x, training=False), without_aug(x, training=False), rtol=1e-5, atol=1e-6)
-    assert np.abs(np.asarray(with_aug.layers[1](x, training=True)) - x).max() > 0.05  # shifts while training
+    np.testing.assert_allclose(with_aug(x, training=False), without_aug(x, training=False),
+                               rtol=1e-5, atol=1e-6)
+    shifted = np.asarray(with_aug.layers[1](x, training=True))
+    assert np.abs(shifted - x).max() > 0.05  # shifts while training
 
 
-@pytest.mark.parametrize("builder", [mlp, simple_cnn, lecture_cnn, conv_model, lenet5, improved_cnn])
+@pytest.mark.parametrize("builder", ALL_BUILDERS)
 @pytest.mark.parametrize("bad", [0, -1])
 def test_builders_reject_nonsense_class_counts(builder, bad):
     with pytest.raises(ValueError, match="num_classes must be at least 1"):
@@ -122,8 +133,8 @@ def test_builders_reject_non_integer_class_counts(bad):
         simple_cnn(num_classes=bad)
 
 
-@pytest.mark.parametrize("builder, smallest", [(simple_cnn, 18), (lecture_cnn, 10), (conv_model, 12),
-                                               (improved_cnn, 16)])
+@pytest.mark.parametrize("builder, smallest", [(simple_cnn, 18), (lecture_cnn, 10),
+                                               (conv_model, 12), (improved_cnn, 16)])
 def test_input_too_small_is_rejected_and_the_smallest_accepted_input_works(builder, smallest):
     with pytest.raises(ValueError, match=f"too small.*at least {smallest}x{smallest}"):
         builder(input_shape=(smallest - 1, smallest - 1, 1))
@@ -162,7 +173,9 @@ def test_standard_callbacks_stop_on_val_loss_and_restore_best_weights(tmp_path):
                               keras.layers.Dense(2, activation="softmax")])
     model.compile(optimizer=keras.optimizers.Adam(0.05), loss="sparse_categorical_crossentropy")
     snapshots = []
-    record = keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: snapshots.append(model.get_weights()))
+    record = keras.callbacks.LambdaCallback(
+        on_epoch_end=lambda epoch, logs: snapshots.append(model.get_weights())
+    )
     history = model.fit(x, y, epochs=30, validation_split=0.5, verbose=0, callbacks=[record, *made])
     best = int(np.argmin(history.history["val_loss"]))
     assert len(history.history["val_loss"]) < 30  # stopped early

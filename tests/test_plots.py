@@ -14,8 +14,10 @@ from cnncourse import plots
 # --- plot_history ----------------------------------------------------------------------------
 
 def _history(n=4, offset=0.0):
-    return {"loss": list(np.linspace(1, 0.2, n) + offset), "val_loss": list(np.linspace(1.1, 0.4, n) + offset),
-            "accuracy": list(np.linspace(0.5, 0.9, n)), "val_accuracy": list(np.linspace(0.45, 0.85, n))}
+    return {"loss": list(np.linspace(1, 0.2, n) + offset),
+            "val_loss": list(np.linspace(1.1, 0.4, n) + offset),
+            "accuracy": list(np.linspace(0.5, 0.9, n)),
+            "val_accuracy": list(np.linspace(0.45, 0.85, n))}
 
 
 def test_plot_history_one_run_train_solid_validation_dashed():
@@ -71,7 +73,8 @@ def test_confusion_matrix_counts_match_scikit_learn():
     y_pred = np.where(rng.random(500) < 0.7, y_true, rng.integers(0, 10, 500))
     fig = plots.plot_confusion_matrix(y_true, y_pred)
     assert isinstance(fig, go.Figure)
-    np.testing.assert_array_equal(np.array(fig.data[0].z), confusion_matrix(y_true, y_pred, labels=range(10)))
+    np.testing.assert_array_equal(np.array(fig.data[0].z),
+                                  confusion_matrix(y_true, y_pred, labels=range(10)))
     accuracy = np.mean(y_true == y_pred)
     assert f"{accuracy:.2%}" in fig.layout.title.text
 
@@ -79,7 +82,8 @@ def test_confusion_matrix_counts_match_scikit_learn():
 def test_confusion_matrix_takes_probabilities_and_normalizes_rows():
     y_true = np.array([0, 0, 1, 2, 2, 2])
     probabilities = np.eye(3)[[0, 1, 1, 2, 0, 2]] * 0.8 + 0.05
-    fig = plots.plot_confusion_matrix(y_true, probabilities, class_names=["a", "b", "c"], normalize=True)
+    fig = plots.plot_confusion_matrix(y_true, probabilities, class_names=["a", "b", "c"],
+                                      normalize=True)
     expected = confusion_matrix(y_true, probabilities.argmax(1), normalize="true")
     np.testing.assert_allclose(np.array(fig.data[0].z), expected)
     assert list(fig.data[0].x) == ["a", "b", "c"]
@@ -97,8 +101,10 @@ def test_confusion_matrix_rejects_bad_input():
 # --- plot_filters ----------------------------------------------------------------------------
 
 def _conv(filters, kernel, channels, seed=0):
-    model = keras.Sequential([keras.Input((12, 12, channels)), keras.layers.Conv2D(filters, kernel, name="conv")])
-    weights = np.random.default_rng(seed).normal(size=(kernel, kernel, channels, filters)).astype("float32")
+    model = keras.Sequential([keras.Input((12, 12, channels)),
+                              keras.layers.Conv2D(filters, kernel, name="conv")])
+    rng = np.random.default_rng(seed)
+    weights = rng.normal(size=(kernel, kernel, channels, filters)).astype("float32")
     model.get_layer("conv").set_weights([weights, np.zeros(filters, "float32")])
     return model, weights
 
@@ -124,7 +130,8 @@ def test_plot_filters_colour_bar_says_which_colour_is_which_sign():
     limit = np.abs(weights).max()
     assert bars[0].get_ylim() == pytest.approx((-limit, limit))  # centred on 0
     fig = plots.plot_filters(_conv(filters=2, kernel=3, channels=3)[0])
-    assert not any(ax.get_ylabel().startswith("weight") for ax in fig.axes)  # colour images: no scale
+    # colour images: no scale
+    assert not any(ax.get_ylabel().startswith("weight") for ax in fig.axes)
 
 
 def test_plot_history_ticks_whole_epochs():
@@ -136,7 +143,8 @@ def test_plot_filters_rgb_kernels_and_arrays():
     model, weights = _conv(filters=2, kernel=3, channels=3)
     fig = plots.plot_filters(model.get_layer("conv"))
     image = fig.axes[0].images[0].get_array()
-    assert image.shape == (3, 3, 3) and image.min() == pytest.approx(0) and image.max() == pytest.approx(1)
+    assert image.shape == (3, 3, 3)
+    assert image.min() == pytest.approx(0) and image.max() == pytest.approx(1)
     fig = plots.plot_filters(np.zeros((5, 5, 4, 6)), channel=3)
     assert sum(bool(ax.images) for ax in fig.axes) == 6
 
@@ -166,17 +174,22 @@ def test_feature_maps_are_the_layer_activations():
     fig = plots.plot_feature_maps(model, image, max_maps=2)
     assert isinstance(fig, Figure)
     # reference: SciPy's cross-correlation (what Conv2D computes), ReLU, then 2x2 max pooling
-    conv = np.stack([np.maximum(correlate2d(image, kernel[:, :, 0, k], mode="valid"), 0) for k in range(3)], -1)
+    conv = np.stack([np.maximum(correlate2d(image, kernel[:, :, 0, k], mode="valid"), 0)
+                     for k in range(3)], -1)
     pool = conv.reshape(4, 2, 4, 2, 3).max(axis=(1, 3))
     np.testing.assert_allclose(fig.activations["conv"], conv, rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(fig.activations["pool"], pool, rtol=1e-5, atol=1e-5)
-    # two rows (layers) of max_maps=2 panels, each showing one map; a map that is 0 everywhere says so
+    # two rows (layers) of max_maps=2 panels, each showing one map; a map that is 0 everywhere
+    # says so
     assert len(fig.axes) == 4
-    for ax, (name, col) in zip(fig.axes, [("conv", 0), ("conv", 1), ("pool", 0), ("pool", 1)], strict=True):
+    panels = [("conv", 0), ("conv", 1), ("pool", 0), ("pool", 1)]
+    for ax, (name, col) in zip(fig.axes, panels, strict=True):
         constant = fig.activations[name][:, :, col].max() == 0
         assert ("all 0" in [t.get_text() for t in ax.texts]) == constant
-    np.testing.assert_allclose(fig.axes[1].images[0].get_array(), conv[:, :, 1], rtol=1e-5, atol=1e-5)
-    model.get_layer("conv").set_weights([-np.abs(kernel), np.zeros(3, "float32")])  # ReLU of <= 0: off
+    np.testing.assert_allclose(fig.axes[1].images[0].get_array(), conv[:, :, 1],
+                               rtol=1e-5, atol=1e-5)
+    # ReLU of <= 0: off
+    model.get_layer("conv").set_weights([-np.abs(kernel), np.zeros(3, "float32")])
     fig = plots.plot_feature_maps(model, image, max_maps=2)
     assert all([t.get_text() for t in ax.texts] == ["all 0"] for ax in fig.axes)
 
@@ -192,3 +205,16 @@ def test_feature_maps_reject_bad_input():
         plots.plot_feature_maps(model, np.zeros((10, 10)), layer_names=["flat"])
     with pytest.raises(TypeError, match="keras Model"):
         plots.plot_feature_maps("model", np.zeros((10, 10)))
+
+
+def test_feature_maps_by_default_show_convolutions_and_poolings_not_global_poolings():
+    model = keras.Sequential([
+        keras.Input((10, 10, 1)),
+        keras.layers.Conv2D(2, 3, name="conv"),
+        keras.layers.DepthwiseConv2D(3, name="depthwise"),
+        keras.layers.AveragePooling2D(2, name="pool"),
+        keras.layers.GlobalAveragePooling2D(name="gap"),
+        keras.layers.Dense(2, name="dense"),
+    ])
+    fig = plots.plot_feature_maps(model, np.zeros((10, 10)))
+    assert list(fig.activations) == ["conv", "depthwise", "pool"]

@@ -1,4 +1,5 @@
-"""The chest X-ray lab's data side: names, extraction, demo data, audit, split, pipeline, metrics, download.
+"""The chest X-ray lab's data side: names, extraction, demo data, audit, split, pipeline,
+metrics, download.
 
 Metrics are checked against scikit-learn; images against PIL; nothing here trains a network.
 """
@@ -88,7 +89,8 @@ def _zip(path: Path, members: dict[str, bytes], links: dict[str, str] | None = N
 
 @pytest.mark.parametrize("bad", ["../evil.txt", "chest_xray/../../evil.txt", "/tmp/evil_abs.txt"])
 def test_safe_extract_rejects_paths_outside_and_writes_nothing(tmp_path, bad):
-    archive = _zip(tmp_path / "a.zip", {"chest_xray/train/NORMAL/IM-0001-0001.jpeg": b"ok", bad: b"pwned"})
+    archive = _zip(tmp_path / "a.zip",
+                   {"chest_xray/train/NORMAL/IM-0001-0001.jpeg": b"ok", bad: b"pwned"})
     dest = tmp_path / "inside" / "dest"
     with pytest.raises(pn.UnsafeArchiveError, match="nothing was extracted"):
         pn.safe_extract(archive, dest)
@@ -114,8 +116,10 @@ def test_safe_extract_drops_macos_files_and_the_nested_duplicate(tmp_path):
         "chest_xray/.DS_Store": b"\x00",
     })
     report = pn.safe_extract(archive, tmp_path / "dest")
-    files = sorted(str(p.relative_to(tmp_path / "dest")) for p in (tmp_path / "dest").rglob("*") if p.is_file())
-    assert files == ["chest_xray/test/PNEUMONIA/person1_virus_6.jpeg", "chest_xray/train/NORMAL/IM-0001-0001.jpeg"]
+    dest = tmp_path / "dest"
+    files = sorted(str(p.relative_to(dest)) for p in dest.rglob("*") if p.is_file())
+    assert files == ["chest_xray/test/PNEUMONIA/person1_virus_6.jpeg",
+                     "chest_xray/train/NORMAL/IM-0001-0001.jpeg"]
     assert report == {"extracted": 2, "skipped": {"nested duplicate tree": 1, "__MACOSX": 1,
                                                   "._ resource fork": 1, ".DS_Store": 1}}
     with pytest.raises(ValueError, match="zip archive"):
@@ -126,8 +130,9 @@ def test_safe_extract_drops_macos_files_and_the_nested_duplicate(tmp_path):
 
 def test_audit_reports_corrupt_files_duplicates_and_patients(demo, tmp_path):
     report = pn.audit(demo)
-    assert [p.name for p in report.unreadable] == [next(p.name for p in (demo / "train" / "PNEUMONIA").iterdir()
-                                                        if p.stat().st_size < 3000 and p.suffix == ".jpeg")]
+    truncated = next(p.name for p in (demo / "train" / "PNEUMONIA").iterdir()
+                     if p.stat().st_size < 3000 and p.suffix == ".jpeg")
+    assert [p.name for p in report.unreadable] == [truncated]
     dup = report.duplicates
     assert len(dup) == 2 and dup.across_splits.all() and set(dup.split) == {"train", "test"}
     counts = report.counts
@@ -189,9 +194,12 @@ def test_dataset_batches_and_skips_a_corrupt_file(demo):
     images = np.concatenate([b[0].numpy() for b in batches])
     assert 0 <= images.min() and images.max() <= 255 and images.max() > 100
     np.testing.assert_array_equal(images[..., 0], images[..., 2])  # grey repeated into 3 channels
-    kept = [Path(f.decode()) for b in pn.make_dataset(files, image_size=48, include_paths=True) for f in b[2].numpy()]
-    assert labels.tolist() == [float(pn.label_of(p)) for p in kept]  # order kept, labels from the folders
-    augmented = next(iter(pn.make_dataset(files[:8], image_size=48, batch_size=8, training=True)))[0]
+    with_paths = pn.make_dataset(files, image_size=48, include_paths=True)
+    kept = [Path(f.decode()) for batch in with_paths for f in batch[2].numpy()]
+    # order kept, labels from the folders
+    assert labels.tolist() == [float(pn.label_of(p)) for p in kept]
+    training = pn.make_dataset(files[:8], image_size=48, batch_size=8, training=True)
+    augmented = next(iter(training))[0]
     assert augmented.shape == (8, 48, 48, 3)
 
 
@@ -208,12 +216,15 @@ def test_resize_keeps_the_aspect_ratio(tmp_path):
 def test_large_jpegs_are_decoded_at_reduced_scale_like_a_full_decode(tmp_path):
     rng = np.random.default_rng(0)
     yy, xx = np.mgrid[0:1200, 0:1600]
-    image = (127 + 100 * np.sin(xx / 90) * np.cos(yy / 70) + rng.normal(0, 3, xx.shape)).clip(0, 255)
+    image = 127 + 100 * np.sin(xx / 90) * np.cos(yy / 70) + rng.normal(0, 3, xx.shape)
+    image = image.clip(0, 255)
     Image.fromarray(image.astype(np.uint8)).save(tmp_path / "big.jpeg", quality=95)
     fast = pn.decode_and_resize(str(tmp_path / "big.jpeg"), 128).numpy()[..., 0].astype(float)
-    # Reference: PIL decodes every pixel and resizes with antialiasing (1600x1200 -> 128x96, centred).
-    reference = np.asarray(Image.open(tmp_path / "big.jpeg").resize((128, 96), Image.Resampling.BILINEAR,
-                                                                       reducing_gap=None), float)
+    # Reference: PIL decodes every pixel and resizes with antialiasing (1600x1200 -> 128x96,
+    # centred).
+    big = Image.open(tmp_path / "big.jpeg")
+    reference = np.asarray(big.resize((128, 96), Image.Resampling.BILINEAR, reducing_gap=None),
+                           float)
     assert np.abs(fast[16:112] - reference).mean() < 4.0
 
 
@@ -225,16 +236,19 @@ def test_resize_matches_pil_area_average_of_the_brightness(tmp_path, resize):
     # cropped around the centre. 1200x800 at 96: "pad" 96x64 with 16 black rows above and below,
     # "crop" 144x96 with 24 columns cut on each side.
     yy, xx = np.mgrid[0:800, 0:1200]
-    rgb = np.stack([127 + 100 * np.sin(xx / 60), 127 + 100 * np.cos(yy / 45), 127 + 100 * np.sin((xx + yy) / 80)], -1)
+    rgb = np.stack([127 + 100 * np.sin(xx / 60), 127 + 100 * np.cos(yy / 45),
+                    127 + 100 * np.sin((xx + yy) / 80)], -1)
     Image.fromarray(rgb.astype(np.uint8)).save(tmp_path / "colour.jpeg", quality=95)
-    ours = pn.decode_and_resize(str(tmp_path / "colour.jpeg"), 96, resize).numpy()[..., 0].astype(float)
+    ours = pn.decode_and_resize(str(tmp_path / "colour.jpeg"), 96, resize)
+    ours = ours.numpy()[..., 0].astype(float)
     grey = Image.open(tmp_path / "colour.jpeg").convert("L")
     if resize == "pad":
         reference = np.asarray(grey.resize((96, 64), Image.Resampling.BOX), float)
         assert (ours[:16] == 0).all() and (ours[80:] == 0).all()
         ours = ours[16:80]
     else:
-        reference = np.asarray(grey.resize((144, 96), Image.Resampling.BOX).crop((24, 0, 120, 96)), float)
+        cropped = grey.resize((144, 96), Image.Resampling.BOX).crop((24, 0, 120, 96))
+        reference = np.asarray(cropped, float)
     assert np.abs(ours - reference).mean() < 1.0 and np.abs(ours - reference).max() <= 4
 
 
@@ -242,7 +256,8 @@ def test_small_images_are_enlarged_bilinearly_like_pil(tmp_path):
     small = (np.add.outer(np.arange(30) * 8, np.arange(40) * 5) % 256).astype(np.uint8)
     Image.fromarray(small).save(tmp_path / "small.png")
     ours = pn.decode_and_resize(str(tmp_path / "small.png"), 80).numpy()[..., 0].astype(float)
-    reference = np.asarray(Image.fromarray(small).resize((80, 60), Image.Resampling.BILINEAR), float)
+    reference = np.asarray(Image.fromarray(small).resize((80, 60), Image.Resampling.BILINEAR),
+                           float)
     assert np.abs(ours[10:70] - reference).mean() < 0.5
 
 # ---------------------------------------------------------------- metrics against scikit-learn
@@ -279,7 +294,8 @@ def test_roc_and_pr_against_hand_counts_and_mann_whitney(scores):
     # positive/negative pairs: (0.9 > 0.8), (0.9 > 0.1), (0.8 = 0.8: 1/2), (0.8 > 0.1) -> 3.5 / 4
     assert pn.roc_auc([1, 0, 1, 0], [0.9, 0.8, 0.8, 0.1]) == pytest.approx(3.5 / 4)
     # AP: recall 1/2 at precision 1 (threshold 0.9), recall 1 at precision 2/3 (0.8)
-    assert pn.average_precision([1, 0, 1, 0], [0.9, 0.8, 0.8, 0.1]) == pytest.approx(0.5 + 0.5 * 2 / 3)
+    assert pn.average_precision([1, 0, 1, 0], [0.9, 0.8, 0.8, 0.1]) \
+        == pytest.approx(0.5 + 0.5 * 2 / 3)
     y, p = scores
     u = mannwhitneyu(p[y == 1], p[y == 0]).statistic  # AUC = U / (n1 n0)
     assert pn.roc_auc(y, p) == pytest.approx(u / ((y == 1).sum() * (y == 0).sum()), abs=1e-12)
@@ -324,7 +340,7 @@ def test_class_weights_and_initial_bias():
         pn.class_weights([1, 1, 1])
 
 
-# ---------------------------------------------------------------- download: credentials and failures
+# ------------------------------------------------------------- download: credentials and failures
 
 @pytest.fixture
 def no_credentials(monkeypatch, tmp_path):
@@ -406,14 +422,17 @@ def test_download_verifies_extracts_and_is_idempotent(with_credentials, monkeypa
     data = pn.download(with_credentials / "dest", quiet=True)
     assert dl.count_images(data) == dl.count_images(demo)
     assert not (data / "chest_xray").exists() and not list(data.rglob("._*"))
-    assert json.loads((data / dl.VERIFIED_MARKER).read_text())["skipped"]["nested duplicate tree"] > 0
+    verified = json.loads((data / dl.VERIFIED_MARKER).read_text())
+    assert verified["skipped"]["nested duplicate tree"] > 0
     assert pn.download(with_credentials / "dest", quiet=True) == data and fake.calls == 1
     pn.download(with_credentials / "dest", force=True, quiet=True)
     assert fake.calls == 2
 
 
-def test_interrupted_download_leaves_nothing_that_looks_complete(with_credentials, monkeypatch, demo):
-    monkeypatch.setattr(dl, "_kaggle_api", lambda found: FakeKaggle(archive_from=demo, interrupt=True))
+def test_interrupted_download_leaves_nothing_that_looks_complete(with_credentials, monkeypatch,
+                                                                 demo):
+    monkeypatch.setattr(dl, "_kaggle_api",
+                        lambda found: FakeKaggle(archive_from=demo, interrupt=True))
     dest = with_credentials / "dest"
     with pytest.raises(KeyboardInterrupt):
         pn.download(dest, quiet=True)
@@ -424,9 +443,11 @@ def test_interrupted_download_leaves_nothing_that_looks_complete(with_credential
     assert pn.download(dest, quiet=True).is_dir() and not stale.exists()
 
 
-@pytest.mark.parametrize("status, advice", [(401, "token is wrong"), (403, "accept the dataset's terms"),
+@pytest.mark.parametrize("status, advice", [(401, "token is wrong"),
+                                            (403, "accept the dataset's terms"),
                                             (404, "does not find")])
-def test_kaggle_http_errors_become_one_clear_message_without_the_key(with_credentials, monkeypatch, status, advice):
+def test_kaggle_http_errors_become_one_clear_message_without_the_key(with_credentials, monkeypatch,
+                                                                     status, advice):
     monkeypatch.setattr(dl, "_kaggle_api", lambda found: FakeKaggle(fail=HTTPError(status)))
     with pytest.raises(pn.DataUnavailable, match=advice) as info:
         pn.download(with_credentials / "dest", quiet=True)
@@ -435,8 +456,8 @@ def test_kaggle_http_errors_become_one_clear_message_without_the_key(with_creden
 
 
 def test_network_failure_message_and_redaction(with_credentials, monkeypatch):
-    monkeypatch.setattr(dl, "_kaggle_api",
-                        lambda found: FakeKaggle(fail=OSError(f"[Errno -2] Name or service not known (key {SECRET})")))
+    failure = OSError(f"[Errno -2] Name or service not known (key {SECRET})")
+    monkeypatch.setattr(dl, "_kaggle_api", lambda found: FakeKaggle(fail=failure))
     with pytest.raises(pn.DataUnavailable, match="internet connection") as info:
         pn.download(with_credentials / "dest", quiet=True)
     assert SECRET not in str(info.value) and "***" in str(info.value)
@@ -450,7 +471,8 @@ def test_importing_the_lab_does_not_import_tensorflow():
     import subprocess
     import sys
 
-    code = "import sys, cnncourse.pneumonia as p; p.patient_id('IM-0001-0001.jpeg'); print('tensorflow' in sys.modules)"
+    code = ("import sys, cnncourse.pneumonia as p; p.patient_id('IM-0001-0001.jpeg'); "
+            "print('tensorflow' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.stdout.strip() == "False", out.stderr
 
@@ -471,17 +493,19 @@ def test_missing_kaggle_package_says_how_to_install_it(with_credentials, monkeyp
 
 
 def test_two_processes_on_an_empty_cache_both_get_complete_demo_data(tmp_path):
-    """Parallel grading starts several kernels on an empty cache: none may see a half-written tree."""
+    """Parallel grading starts several kernels on an empty cache: none may see a half-written
+    tree."""
     import subprocess
     import sys
 
     code = ("from cnncourse.pneumonia.getdata import find_data\n"
-            "path, _ = find_data(demo=True, quiet=True, demo_options={'n_per_class': 6, 'test_per_class': 4})\n"
+            "options = {'n_per_class': 6, 'test_per_class': 4}\n"
+            "path, _ = find_data(demo=True, quiet=True, demo_options=options)\n"
             "print(sum(1 for p in path.rglob('*.jpeg')))")
-    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "CNNCOURSE_CACHE_DIR": str(tmp_path / "cache"),
-           "TF_CPP_MIN_LOG_LEVEL": "3"}
-    runs = [subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                             text=True) for _ in range(2)]
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path),
+           "CNNCOURSE_CACHE_DIR": str(tmp_path / "cache"), "TF_CPP_MIN_LOG_LEVEL": "3"}
+    runs = [subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True) for _ in range(2)]
     outputs = [run.communicate(timeout=120) for run in runs]
     assert all(run.returncode == 0 for run in runs), [err for _, err in outputs]
     counts = {out.strip().splitlines()[-1] for out, _ in outputs}
@@ -506,7 +530,8 @@ def test_lab_defaults_are_read_by_train_run_lab_and_the_cli():
     train_defaults = inspect.signature(training.train).parameters
     assert {name: train_defaults[name].default for name in full} == full
     lab_defaults = inspect.signature(lab.run_lab).parameters
-    assert lab_defaults["fine_tune_layers"].default == 50 and lab_defaults["batch_size"].default == 32
+    assert lab_defaults["fine_tune_layers"].default == 50
+    assert lab_defaults["batch_size"].default == 32
     args = build_parser().parse_args(["lab", "pneumonia"])
     assert (args.backbone, args.batch_size) == ("mobilenetv2", 32)
     assert args.epochs is None  # picked by mode in run_lab

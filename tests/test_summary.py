@@ -17,11 +17,14 @@ VGG16_SLIDE = [
     (224, 224, 3, 0),
     (224, 224, 64, 3 * 3 * 3 * 64), (224, 224, 64, 3 * 3 * 64 * 64), (112, 112, 64, 0),
     (112, 112, 128, 3 * 3 * 64 * 128), (112, 112, 128, 3 * 3 * 128 * 128), (56, 56, 128, 0),
-    (56, 56, 256, 3 * 3 * 128 * 256), (56, 56, 256, 3 * 3 * 256 * 256), (56, 56, 256, 3 * 3 * 256 * 256),
+    (56, 56, 256, 3 * 3 * 128 * 256), (56, 56, 256, 3 * 3 * 256 * 256),
+    (56, 56, 256, 3 * 3 * 256 * 256),
     (28, 28, 256, 0),
-    (28, 28, 512, 3 * 3 * 256 * 512), (28, 28, 512, 3 * 3 * 512 * 512), (28, 28, 512, 3 * 3 * 512 * 512),
+    (28, 28, 512, 3 * 3 * 256 * 512), (28, 28, 512, 3 * 3 * 512 * 512),
+    (28, 28, 512, 3 * 3 * 512 * 512),
     (14, 14, 512, 0),
-    (14, 14, 512, 3 * 3 * 512 * 512), (14, 14, 512, 3 * 3 * 512 * 512), (14, 14, 512, 3 * 3 * 512 * 512),
+    (14, 14, 512, 3 * 3 * 512 * 512), (14, 14, 512, 3 * 3 * 512 * 512),
+    (14, 14, 512, 3 * 3 * 512 * 512),
     (7, 7, 512, 0),
     (1, 1, 4096, 7 * 7 * 512 * 4096), (1, 1, 4096, 4096 * 4096), (1, 1, 1000, 4096 * 1000),
 ]
@@ -39,7 +42,8 @@ def test_vgg16_table_reproduces_the_slide_row_by_row(vgg16_table):
         assert row["activations"] == h * w * c, row["layer"]
         assert row["weights"] == weights, row["layer"]
     first = vgg16_table.set_index("layer").loc["block1_conv1"]
-    assert first["activations"] == 3_211_264 and summary.format_count(first["activations"]) == "3.2M"
+    assert first["activations"] == 3_211_264
+    assert summary.format_count(first["activations"]) == "3.2M"
     assert first["weights"] == 1_728 and first["biases"] == 64
     assert vgg16_table.set_index("layer").loc["fc1", "weights"] == 102_760_448
 
@@ -51,7 +55,8 @@ def test_vgg16_totals(vgg16_table):
     assert vgg16_table.attrs["memory float32"] == 4 * per_image
     assert vgg16_table.attrs["memory mixed"] == 2 * per_image
     # multiply-adds: every conv output value costs 3x3xC_in, every FC output its inputs
-    macs = sum(h * w * c * 9 * prev_c for (_, _, prev_c, _), (h, w, c, wts) in zip(VGG16_SLIDE[:-1], VGG16_SLIDE[1:], strict=True)
+    pairs = zip(VGG16_SLIDE[:-1], VGG16_SLIDE[1:], strict=True)
+    macs = sum(h * w * c * 9 * prev_c for (_, _, prev_c, _), (h, w, c, wts) in pairs
                if wts and h > 1)
     macs += 7 * 7 * 512 * 4096 + 4096 * 4096 + 4096 * 1000
     assert vgg16_table.attrs["MACs"] == macs == 15_470_264_320
@@ -74,7 +79,8 @@ def _ones_count(layer, input_shape):
     """Multiply-adds per TensorFlow: all-ones input and weights, zero biases, sum of the output."""
     model = keras.Sequential([keras.Input(input_shape), layer])
     for weight in layer.weights:
-        weight.assign(np.ones(weight.shape, "float32") if len(weight.shape) > 1 else np.zeros(weight.shape, "float32"))
+        fill = np.ones if len(weight.shape) > 1 else np.zeros  # kernels of ones, zero biases
+        weight.assign(fill(weight.shape, "float32"))
     ones = np.ones((1, *input_shape), "float32")
     return model, int(round(float(keras.ops.sum(model(ones)))))
 
@@ -108,7 +114,8 @@ def test_three_3x3_convolutions_against_one_7x7():
     for _ in range(3):
         y = keras.layers.Conv2D(c, (3, 3), padding="same", use_bias=False)(y)
     stack = summary.layer_table(keras.Model(x, y))
-    single = summary.layer_table(keras.Model(x, keras.layers.Conv2D(c, (7, 7), padding="same", use_bias=False)(x)))
+    seven = keras.layers.Conv2D(c, (7, 7), padding="same", use_bias=False)
+    single = summary.layer_table(keras.Model(x, seven(x)))
     assert stack["weights"].sum() == 3 * (3 * 3 * c * c) == 110_592
     assert single["weights"].sum() == 7 * 7 * c * c == 200_704
     assert stack.attrs["MACs"] / single.attrs["MACs"] == pytest.approx(27 / 49)
@@ -141,7 +148,8 @@ def test_table_of_a_sequential_model_lists_its_input():
 
 def test_nested_model_counts_once():
     inner_in = keras.Input((8, 8, 3))
-    inner = keras.Model(inner_in, keras.layers.Conv2D(4, (3, 3), padding="same")(inner_in), name="backbone")
+    inner_out = keras.layers.Conv2D(4, (3, 3), padding="same")(inner_in)
+    inner = keras.Model(inner_in, inner_out, name="backbone")
     x = keras.Input((8, 8, 3))
     outer = keras.Model(x, keras.layers.Dense(2)(keras.layers.Flatten()(inner(x))))
     table = summary.layer_table(outer)

@@ -26,9 +26,11 @@ def test_text_cnn_layers_and_parameter_count_match_kims_architecture():
 
 
 def test_conv1d_is_an_ngram_detector_numpy_reference():
-    """Each output of the conv layer is the dot product of the kernel with k consecutive word vectors."""
+    """Each output of the conv layer is the dot product of the kernel with k consecutive word
+    vectors."""
     keras.utils.set_random_seed(0)
-    model = models.simple_text_cnn(vocab_size=30, sequence_length=9, embedding_dim=5, filters=4, kernel_size=3)
+    model = models.simple_text_cnn(vocab_size=30, sequence_length=9, embedding_dim=5, filters=4,
+                                   kernel_size=3)
     tokens = np.array([[4, 7, 1, 9, 12, 3, 0, 0, 0]], dtype="int32")
     embedding = model.get_layer("embedding").get_weights()[0]
     kernel, bias = model.get_layer("conv").get_weights()
@@ -70,7 +72,8 @@ def _keras_io_grad_cam_sigmoid(model, tokens, layer_name):
         maps, p = two_outputs(tokens[None], training=False)
         score = p[:, 0] if float(p[0, 0]) >= 0.5 else 1 - p[:, 0]
     grads = tape.gradient(score, maps)
-    heat = tf.nn.relu(tf.reduce_sum(tf.reduce_mean(grads, axis=1, keepdims=True) * maps, axis=-1))[0].numpy()
+    weights = tf.reduce_mean(grads, axis=1, keepdims=True)
+    heat = tf.nn.relu(tf.reduce_sum(weights * maps, axis=-1))[0].numpy()
     return heat / heat.max() if heat.max() > 0 else heat
 
 
@@ -84,7 +87,8 @@ def test_grad_cam_over_words_matches_the_keras_io_recipe_and_the_cut_keeps_the_o
     features, head = explain.split_model(model, "conv_4gram")
     assert len(head.inputs) == 2  # the 3- and 5-gram branches go around the cut
     batch = tf.constant(np.stack([tokens, tokens[::-1]]))
-    np.testing.assert_allclose(head([batch, features(batch)]).numpy(), model(batch).numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(head([batch, features(batch)]).numpy(), model(batch).numpy(),
+                               rtol=1e-5, atol=1e-6)
     features, head = explain.split_model(model, "concat")  # after the join, one input is enough
     assert len(head.inputs) == 1
 
@@ -102,7 +106,8 @@ def test_generated_sentences_are_deterministic_balanced_and_need_word_order():
 
     def accuracy(ngrams):
         vectorizer = CountVectorizer(ngram_range=ngrams, token_pattern=r"[a-z']+", binary=True)
-        classifier = LogisticRegression(max_iter=3000, C=10).fit(vectorizer.fit_transform(texts), labels)
+        classifier = LogisticRegression(max_iter=3000, C=10)
+        classifier.fit(vectorizer.fit_transform(texts), labels)
         return classifier.score(vectorizer.transform(data.texts_test), data.y_test)
 
     # scikit-learn reference: a bag of words cannot read negation, word trigrams can.
@@ -117,7 +122,8 @@ def test_one_sentence_in_six_has_a_twin_with_the_same_words_and_the_other_label(
     texts, _ = textdata.make_review_sentences(4000, seed=0)
     tokens = [textdata.tokenize(t) for t in texts]
     # such twins: two clauses (joined by "and" / "also") of which exactly one is negated
-    twins = [("and" in t or "also" in t) and sum(w in ("not", "never") for w in t) == 1 for t in tokens]
+    twins = [("and" in t or "also" in t) and sum(w in ("not", "never") for w in t) == 1
+             for t in tokens]
     assert 0.12 < np.mean(twins) < 0.21
 
 
@@ -135,17 +141,21 @@ def test_synthetic_dataset_encoding_round_trip(capsys):
 def _fake_imdb(num_words):
     rng = np.random.default_rng(0)
     x = [list(rng.integers(1, num_words, size=n)) for n in (5, 300, 40)]
-    return (np.array(x, dtype=object), np.array([1, 0, 1])), (np.array(x[:2], dtype=object), np.array([0, 1]))
+    train = (np.array(x, dtype=object), np.array([1, 0, 1]))
+    test = (np.array(x[:2], dtype=object), np.array([0, 1]))
+    return train, test
 
 
 def test_imdb_path_pads_like_keras_and_decodes(monkeypatch, capsys):
     monkeypatch.setattr(textdata, "_imdb_raw", _fake_imdb)
     monkeypatch.setattr(textdata, "_imdb_vocabulary",
-                        lambda n: ["<pad>", "<start>", "<unk>", "<unused>"] + [f"w{i}" for i in range(4, n)])
+                        lambda n: ["<pad>", "<start>", "<unk>", "<unused>"]
+                        + [f"w{i}" for i in range(4, n)])
     data = textdata.load_text_data("auto", num_words=50, maxlen=20)
     assert "IMDB movie reviews" in capsys.readouterr().out
     raw_train = _fake_imdb(50)[0][0]
-    reference = keras.utils.pad_sequences(list(raw_train), maxlen=20, padding="post", truncating="post")
+    reference = keras.utils.pad_sequences(list(raw_train), maxlen=20, padding="post",
+                                          truncating="post")
     np.testing.assert_array_equal(data.x_train, reference)
     assert data.source == "imdb" and data.vocab_size == 50
     assert data.decode([5, 6, 0]) == "w5 w6"
@@ -153,7 +163,8 @@ def test_imdb_path_pads_like_keras_and_decodes(monkeypatch, capsys):
 
 def test_offline_auto_falls_back_to_labelled_sentences_and_imdb_explains(monkeypatch, capsys):
     def offline(num_words):
-        raise Exception("URL fetch failure on https://storage.googleapis.com/imdb.npz: Name or service not known")
+        raise Exception("URL fetch failure on https://storage.googleapis.com/imdb.npz: "
+                        "Name or service not known")
 
     monkeypatch.setattr(textdata, "_imdb_raw", offline)
     data = textdata.load_text_data("auto", max_train=50, max_test=10)

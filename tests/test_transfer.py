@@ -12,13 +12,15 @@ from cnncourse import transfer
 PREPROCESS_MODULES = {
     "mobilenetv2": "mobilenet_v2", "efficientnetb0": "efficientnet", "resnet50": "resnet50",
     "densenet121": "densenet", "vgg16": "vgg16", "resnet50v2": "resnet_v2",
-    "inceptionv3": "inception_v3", "efficientnetv2b0": "efficientnet_v2", "convnexttiny": "convnext",
+    "inceptionv3": "inception_v3", "efficientnetv2b0": "efficientnet_v2",
+    "convnexttiny": "convnext",
 }
 
 # Published sizes of the networks without their top (keras.io/api/applications, include_top=False)
 # and the number of features their last block outputs.
 NO_TOP_PARAMS = {
-    "mobilenetv2": (2_257_984, 1280), "efficientnetb0": (4_049_571, 1280), "resnet50": (23_587_712, 2048),
+    "mobilenetv2": (2_257_984, 1280), "efficientnetb0": (4_049_571, 1280),
+    "resnet50": (23_587_712, 2048),
     "densenet121": (7_037_504, 1024), "vgg16": (14_714_688, 512),
 }
 
@@ -41,8 +43,8 @@ def test_every_backbone_preprocesses_like_keras_applications():
     for name, module in PREPROCESS_MODULES.items():
         expected = getattr(keras.applications, module).preprocess_input(images.copy())
         layer = transfer.BackbonePreprocessing(transfer.BACKBONES[name].preprocessing)
-        np.testing.assert_allclose(np.asarray(layer(images)), np.asarray(expected), rtol=1e-5, atol=1e-4,
-                                   err_msg=name)
+        np.testing.assert_allclose(np.asarray(layer(images)), np.asarray(expected),
+                                   rtol=1e-5, atol=1e-4, err_msg=name)
 
 
 @pytest.mark.parametrize("name", sorted(NO_TOP_PARAMS))
@@ -62,8 +64,10 @@ def test_head_for_more_classes_and_initial_bias():
     model = transfer.build_transfer_model(tiny_backbone(), input_shape=(16, 16, 3), num_classes=5)
     assert model.output_shape == (None, 5)
     assert model.get_layer("head").activation is keras.activations.softmax
-    multi = transfer.build_transfer_model(tiny_backbone(), (16, 16, 3), num_classes=3, head_activation="sigmoid")
-    assert multi.get_layer("head").activation is keras.activations.sigmoid and multi.output_shape == (None, 3)
+    multi = transfer.build_transfer_model(tiny_backbone(), (16, 16, 3), num_classes=3,
+                                          head_activation="sigmoid")
+    assert multi.get_layer("head").activation is keras.activations.sigmoid
+    assert multi.output_shape == (None, 3)
     biased = transfer.build_transfer_model(tiny_backbone(), (16, 16, 3), output_bias=np.log(3.0))
     np.testing.assert_allclose(biased.get_layer("head").bias.numpy(), [np.log(3.0)], rtol=1e-6)
 
@@ -79,22 +83,26 @@ def test_batch_norm_stays_in_inference_mode_even_when_unfrozen():
     features = np.asarray(base(images, training=False)).mean(axis=(1, 2))
     head = model.get_layer("head")
     expected = 1 / (1 + np.exp(-(features @ head.kernel.numpy() + head.bias.numpy())))
-    np.testing.assert_allclose(np.asarray(model(images, training=True)), expected, rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(np.asarray(model(images, training=True)), expected,
+                               rtol=1e-4, atol=1e-6)
     model.compile(optimizer=keras.optimizers.SGD(0.1), loss="binary_crossentropy")
     model.fit(images, np.arange(8) % 2, epochs=1, verbose=0)
-    np.testing.assert_allclose(bn.moving_mean.numpy(), 0.3)  # a fit step did not touch the statistics
+    # a fit step did not touch the statistics
+    np.testing.assert_allclose(bn.moving_mean.numpy(), 0.3)
 
 
 def test_unfreeze_top_never_unfreezes_batch_norm():
     model = transfer.build_transfer_model("mobilenetv2", input_shape=(32, 32, 3), weights=None)
-    reference = keras.applications.MobileNetV2(include_top=False, weights=None, input_shape=(32, 32, 3))
+    reference = keras.applications.MobileNetV2(include_top=False, weights=None,
+                                               input_shape=(32, 32, 3))
     top = reference.layers[-20:]
     expected = [layer.name for layer in top
                 if layer.weights and not isinstance(layer, keras.layers.BatchNormalization)]
     assert expected  # depthwise and 1x1 convolutions among MobileNetV2's last 20 layers
     assert transfer.unfreeze_top(model, 20) == expected
     base = transfer.get_backbone(model)
-    assert not any(layer.trainable for layer in base.layers if isinstance(layer, keras.layers.BatchNormalization))
+    assert not any(layer.trainable for layer in base.layers
+                   if isinstance(layer, keras.layers.BatchNormalization))
     trainable = sum(len(reference.get_layer(n).trainable_weights) for n in expected) + 2
     assert len(model.trainable_weights) == trainable
     assert transfer.unfreeze_top(model, 20) == []  # nothing changes the second time

@@ -65,5 +65,14 @@ def test_numeric_array_and_model():
     assert check.numeric_array("x", [[1, 2]]).shape == (1, 2)
     with pytest.raises(TypeError, match="x must hold numbers, got an array of dtype <U1"):
         check.numeric_array("x", [["a"]])
+    shapes = {2: "(H, W)", 3: "(H, W, C)"}
+    assert check.numeric_array("x", np.ones((2, 3, 1)), shapes).shape == (2, 3, 1)
+    with pytest.raises(ValueError, match=r"x must have shape \(H, W\) or \(H, W, C\), "
+                                         r"got shape \(4,\)"):
+        check.numeric_array("x", [1, 2, 3, 4], shapes)
+    with pytest.raises(ValueError, match=r"x must not be empty, got shape \(0, 3\)"):
+        check.numeric_array("x", np.ones((0, 3)), shapes)
+    with pytest.raises(ValueError, match=r"k must have shape \(a\), \(a, b\) or \(a, b, c\)"):
+        check.numeric_array("k", 5, {1: "(a)", 2: "(a, b)", 3: "(a, b, c)"})
     with pytest.raises(TypeError, match="model must be a keras.Model, got list"):
         check.keras_model("model", [])

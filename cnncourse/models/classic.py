@@ -77,7 +77,8 @@ def alexnet(input_shape=(227, 227, 3), num_classes: int = 1000, two_gpu: bool = 
     Single tower: 62,378,344 parameters. ``two_gpu=True`` reproduces the paper's split over two
     3 GB GPUs: conv2, conv4 and conv5 only see the half of the channels computed on their own GPU
     (``groups=2``), conv3 and the fully connected layers see both halves; that gives the paper's
-    "60 million parameters" (60,965,224). ``batch_norm=True`` puts batch normalisation where LRN was.
+    "60 million parameters" (60,965,224). ``batch_norm=True`` puts batch normalisation where LRN
+    was.
     """
     input_shape = check.image_shape("input_shape", input_shape)
     num_classes = check.integer("num_classes", num_classes)
@@ -85,18 +86,22 @@ def alexnet(input_shape=(227, 227, 3), num_classes: int = 1000, two_gpu: bool = 
     groups = 2 if two_gpu else 1
 
     def norm(x, name):
-        return layers.BatchNormalization(name=name)(x) if batch_norm else LocalResponseNormalization(name=name)(x)
+        normalise = layers.BatchNormalization if batch_norm else LocalResponseNormalization
+        return normalise(name=name)(x)
 
     inputs = keras.Input(shape=input_shape, name="image")
     x = layers.Conv2D(96, (11, 11), strides=4, activation="relu", name="conv1")(inputs)
     x = layers.MaxPooling2D((3, 3), strides=2, name="pool1")(x)
     x = norm(x, "norm1")
-    x = layers.Conv2D(256, (5, 5), padding="same", groups=groups, activation="relu", name="conv2")(x)
+    x = layers.Conv2D(256, (5, 5), padding="same", groups=groups, activation="relu",
+                      name="conv2")(x)
     x = layers.MaxPooling2D((3, 3), strides=2, name="pool2")(x)
     x = norm(x, "norm2")
     x = layers.Conv2D(384, (3, 3), padding="same", activation="relu", name="conv3")(x)
-    x = layers.Conv2D(384, (3, 3), padding="same", groups=groups, activation="relu", name="conv4")(x)
-    x = layers.Conv2D(256, (3, 3), padding="same", groups=groups, activation="relu", name="conv5")(x)
+    x = layers.Conv2D(384, (3, 3), padding="same", groups=groups, activation="relu",
+                      name="conv4")(x)
+    x = layers.Conv2D(256, (3, 3), padding="same", groups=groups, activation="relu",
+                      name="conv5")(x)
     x = layers.MaxPooling2D((3, 3), strides=2, name="pool3")(x)
     x = layers.Flatten(name="flatten")(x)
     x = layers.Dense(4096, activation="relu", name="fc6")(x)
@@ -112,10 +117,13 @@ def _vgg(convs_per_block: Sequence[int], input_shape, num_classes: int, name: st
     input_shape = check.image_shape("input_shape", input_shape)
     num_classes = check.integer("num_classes", num_classes)
     if input_shape[0] < 32 or input_shape[1] < 32:
-        raise ValueError(f"VGG halves the image five times: input must be at least 32x32, got {input_shape}")
+        raise ValueError(
+            f"VGG halves the image five times: input must be at least 32x32, got {input_shape}"
+        )
     inputs = keras.Input(shape=input_shape, name="image")
     x = inputs
-    for block, (filters, convs) in enumerate(zip((64, 128, 256, 512, 512), convs_per_block, strict=True), 1):
+    blocks = zip((64, 128, 256, 512, 512), convs_per_block, strict=True)
+    for block, (filters, convs) in enumerate(blocks, 1):
         for conv in range(1, convs + 1):
             x = layers.Conv2D(filters, (3, 3), padding="same", activation="relu",
                               name=f"block{block}_conv{conv}")(x)
@@ -133,7 +141,8 @@ def vgg16(input_shape=(224, 224, 3), num_classes: int = 1000) -> keras.Model:
 
     Five blocks of 3x3 convolutions (stride 1, pad 1) with 64, 128, 256, 512, 512 filters
     (2, 2, 3, 3, 3 convolutions per block), each block ending in 2x2 max pooling, then FC 4096,
-    FC 4096, FC ``num_classes``. Layer names as in ``keras.applications.VGG16``: 138,357,544 parameters.
+    FC 4096, FC ``num_classes``. Layer names as in ``keras.applications.VGG16``: 138,357,544
+    parameters.
     """
     return _vgg((2, 2, 3, 3, 3), input_shape, num_classes, "vgg16")
 
@@ -147,9 +156,10 @@ def vgg19(input_shape=(224, 224, 3), num_classes: int = 1000) -> keras.Model:
     return _vgg((2, 2, 4, 4, 4), input_shape, num_classes, "vgg19")
 
 
-def mini_vgg(input_shape=(32, 32, 3), num_classes: int = 10, filters: Sequence[int] = (32, 64, 128),
-             dense: int = 128, batch_norm: bool = False, dropout: float = 0.3,
-             augmentation: Sequence[layers.Layer] | None = None, rescale: bool = True) -> keras.Model:
+def mini_vgg(input_shape=(32, 32, 3), num_classes: int = 10,
+             filters: Sequence[int] = (32, 64, 128), dense: int = 128, batch_norm: bool = False,
+             dropout: float = 0.3, augmentation: Sequence[layers.Layer] | None = None,
+             rescale: bool = True) -> keras.Model:
     """A small VGG-style network for 28x28 (MNIST) or 32x32 (CIFAR-10) images.
 
     The VGG recipe at small scale: for each entry of ``filters`` a block of two 3x3 convolutions
@@ -165,8 +175,8 @@ def mini_vgg(input_shape=(32, 32, 3), num_classes: int = 10, filters: Sequence[i
     num_classes = check.integer("num_classes", num_classes)
     filters = check.shape("filters", filters)
     if min(input_shape[:2]) < 2 ** len(filters):
-        raise ValueError(f"{len(filters)} pooling steps need an input of at least {2 ** len(filters)} pixels, "
-                         f"got {input_shape}")
+        raise ValueError(f"{len(filters)} pooling steps need an input of at least "
+                         f"{2 ** len(filters)} pixels, got {input_shape}")
     inputs = keras.Input(shape=input_shape, name="image")
     x = inputs
     for layer in augmentation or ():

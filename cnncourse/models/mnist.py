@@ -29,30 +29,38 @@ __all__ = ["mlp", "simple_cnn", "lecture_cnn", "conv_model", "lenet5", "improved
 
 
 # ---------------------------------------------------------------------------------------------
-# Argument checks shared by the builders
+# The input check and the model every builder shares
 # ---------------------------------------------------------------------------------------------
 
-def _spatial_size(size: int, steps) -> int:
-    """Side length after a chain of ('conv', k) valid convolutions and ('pool', p) poolings."""
-    for kind, k in steps:
-        size = size - k + 1 if kind == "conv" else size // k
+def _side_after(size: int, stack) -> int:
+    """Side length of a ``size`` x ``size`` input after the layers of ``stack``: each valid
+    convolution (stride 1) and each pooling shrinks it; 0 when nothing is left."""
+    for layer in stack:
+        if isinstance(layer, layers.Conv2D) and layer.padding == "valid":
+            size = size - layer.kernel_size[0] + 1
+        elif isinstance(layer, layers.MaxPooling2D | layers.AveragePooling2D):
+            size = size // layer.pool_size[0]
         if size < 1:
             return 0
     return size
 
 
-def _image_shape(name: str, input_shape, steps, what: str) -> tuple[int, int, int]:
-    """The checked input shape; a ValueError names the smallest input the layer chain ``steps``
-    accepts."""
+def _digits_model(name: str, input_shape, stack) -> keras.Sequential:
+    """``keras.Sequential([keras.Input(input_shape), *stack])`` once the input shape is checked:
+    a ValueError names the smallest input that the convolutions and poolings of ``stack``
+    leave at least one pixel of."""
     input_shape = check.image_shape("input_shape", input_shape)
-    smallest = next(s for s in range(1, 10_000) if _spatial_size(s, steps) >= 1)
+    smallest = next(s for s in range(1, 10_000) if _side_after(s, stack) >= 1)
     height, width = input_shape[:2]
     if min(height, width) < smallest:
+        shrinking = [layer.name for layer in stack
+                     if isinstance(layer, layers.Conv2D | layers.MaxPooling2D)]
         raise ValueError(
-            f"{name}: input {height}x{width} is too small for the network ({what}); "
-            f"it needs at least {smallest}x{smallest} pixels"
+            f"{name}: input {height}x{width} is too small for the network (its layers "
+            f"{', '.join(shrinking)} shrink it to nothing); it needs at least "
+            f"{smallest}x{smallest} pixels"
         )
-    return input_shape
+    return keras.Sequential([keras.Input(shape=input_shape, name="digits"), *stack], name=name)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -91,25 +99,16 @@ def simple_cnn(input_shape=(28, 28, 1), num_classes: int = 10) -> keras.Model:
     576x64 + 64 = 36,928; 64x10 + 10 = 650): 15% of the dense network's, and more accurate.
     """
     num_classes = check.integer("num_classes", num_classes)
-    shape = _image_shape(
-        "simple_cnn", input_shape,
-        [("conv", 3), ("pool", 2), ("conv", 3), ("pool", 2), ("conv", 3)],
-        "three 3x3 convolutions and two 2x2 poolings",
-    )
-    return keras.Sequential(
-        [
-            keras.Input(shape=shape, name="digits"),
-            layers.Conv2D(32, (3, 3), activation="relu", name="conv1"),
-            layers.MaxPooling2D((2, 2), name="pool1"),
-            layers.Conv2D(64, (3, 3), activation="relu", name="conv2"),
-            layers.MaxPooling2D((2, 2), name="pool2"),
-            layers.Conv2D(64, (3, 3), activation="relu", name="conv3"),
-            layers.Flatten(name="flatten"),
-            layers.Dense(64, activation="relu", name="dense"),
-            layers.Dense(num_classes, activation="softmax", name="predictions"),
-        ],
-        name="simple_cnn",
-    )
+    return _digits_model("simple_cnn", input_shape, [
+        layers.Conv2D(32, (3, 3), activation="relu", name="conv1"),
+        layers.MaxPooling2D((2, 2), name="pool1"),
+        layers.Conv2D(64, (3, 3), activation="relu", name="conv2"),
+        layers.MaxPooling2D((2, 2), name="pool2"),
+        layers.Conv2D(64, (3, 3), activation="relu", name="conv3"),
+        layers.Flatten(name="flatten"),
+        layers.Dense(64, activation="relu", name="dense"),
+        layers.Dense(num_classes, activation="softmax", name="predictions"),
+    ])
 
 
 def lecture_cnn(input_shape=(28, 28, 1), num_classes: int = 10) -> keras.Model:
@@ -123,24 +122,15 @@ def lecture_cnn(input_shape=(28, 28, 1), num_classes: int = 10) -> keras.Model:
     (keras2-ok: the old call is quoted only to warn against it).
     """
     num_classes = check.integer("num_classes", num_classes)
-    shape = _image_shape(
-        "lecture_cnn", input_shape,
-        [("conv", 3), ("pool", 2), ("conv", 3), ("pool", 2)],
-        "two 3x3 convolutions and two 2x2 poolings",
-    )
-    return keras.Sequential(
-        [
-            keras.Input(shape=shape, name="digits"),
-            layers.Conv2D(25, (3, 3), activation="relu", name="conv1"),
-            layers.MaxPooling2D((2, 2), name="pool1"),
-            layers.Conv2D(50, (3, 3), activation="relu", name="conv2"),
-            layers.MaxPooling2D((2, 2), name="pool2"),
-            layers.Flatten(name="flatten"),
-            layers.Dense(100, activation="relu", name="dense"),
-            layers.Dense(num_classes, activation="softmax", name="predictions"),
-        ],
-        name="lecture_cnn",
-    )
+    return _digits_model("lecture_cnn", input_shape, [
+        layers.Conv2D(25, (3, 3), activation="relu", name="conv1"),
+        layers.MaxPooling2D((2, 2), name="pool1"),
+        layers.Conv2D(50, (3, 3), activation="relu", name="conv2"),
+        layers.MaxPooling2D((2, 2), name="pool2"),
+        layers.Flatten(name="flatten"),
+        layers.Dense(100, activation="relu", name="dense"),
+        layers.Dense(num_classes, activation="softmax", name="predictions"),
+    ])
 
 
 def conv_model(input_shape=(28, 28, 1), num_classes: int = 10, dropout: float = 0.2) -> keras.Model:
@@ -153,26 +143,17 @@ def conv_model(input_shape=(28, 28, 1), num_classes: int = 10, dropout: float = 
     """
     num_classes = check.integer("num_classes", num_classes)
     dropout = check.dropout("dropout", dropout)
-    shape = _image_shape(
-        "conv_model", input_shape,
-        [("conv", 5), ("pool", 2), ("conv", 3), ("pool", 2)],
-        "a 5x5 and a 3x3 convolution and two 2x2 poolings",
-    )
-    return keras.Sequential(
-        [
-            keras.Input(shape=shape, name="digits"),
-            layers.Conv2D(30, (5, 5), activation="relu", name="conv1"),
-            layers.MaxPooling2D((2, 2), name="pool1"),
-            layers.Conv2D(15, (3, 3), activation="relu", name="conv2"),
-            layers.MaxPooling2D((2, 2), name="pool2"),
-            layers.Dropout(dropout, name="dropout"),
-            layers.Flatten(name="flatten"),
-            layers.Dense(128, activation="relu", name="dense1"),
-            layers.Dense(50, activation="relu", name="dense2"),
-            layers.Dense(num_classes, activation="softmax", name="predictions"),
-        ],
-        name="conv_model",
-    )
+    return _digits_model("conv_model", input_shape, [
+        layers.Conv2D(30, (5, 5), activation="relu", name="conv1"),
+        layers.MaxPooling2D((2, 2), name="pool1"),
+        layers.Conv2D(15, (3, 3), activation="relu", name="conv2"),
+        layers.MaxPooling2D((2, 2), name="pool2"),
+        layers.Dropout(dropout, name="dropout"),
+        layers.Flatten(name="flatten"),
+        layers.Dense(128, activation="relu", name="dense1"),
+        layers.Dense(50, activation="relu", name="dense2"),
+        layers.Dense(num_classes, activation="softmax", name="predictions"),
+    ])
 
 
 def lenet5(input_shape=(32, 32, 1), num_classes: int = 10, activation: str = "tanh") -> keras.Model:
@@ -201,7 +182,7 @@ def lenet5(input_shape=(32, 32, 1), num_classes: int = 10, activation: str = "ta
             f"lenet5: input {height}x{width} is too small for the network; it expects 32x32 images "
             f"(28x28 digits are zero-padded to 32x32)"
         )
-    stack = [keras.Input(shape=shape, name="digits")]
+    stack = []
     if height < 32 or width < 32:
         pad_h, pad_w = max(0, 32 - height), max(0, 32 - width)
         padding = ((pad_h // 2, pad_h - pad_h // 2), (pad_w // 2, pad_w - pad_w // 2))
@@ -216,7 +197,7 @@ def lenet5(input_shape=(32, 32, 1), num_classes: int = 10, activation: str = "ta
         layers.Dense(84, activation=activation, name="f6"),
         layers.Dense(num_classes, activation="softmax", name="predictions"),
     ]
-    return keras.Sequential(stack, name="lenet5")
+    return _digits_model("lenet5", shape, stack)
 
 
 def improved_cnn(input_shape=(28, 28, 1), num_classes: int = 10, augment: bool = True,
@@ -248,12 +229,7 @@ def improved_cnn(input_shape=(28, 28, 1), num_classes: int = 10, augment: bool =
     """
     num_classes = check.integer("num_classes", num_classes)
     dropout = check.dropout("dropout", dropout)
-    shape = _image_shape(
-        "improved_cnn", input_shape,
-        [("conv", 3), ("conv", 3), ("pool", 2), ("conv", 3), ("conv", 3), ("pool", 2)],
-        "four 3x3 convolutions and two 2x2 poolings",
-    )
-    stack = [keras.Input(shape=shape, name="digits")]
+    stack = []
     if augment:
         stack += [
             layers.RandomRotation(10 / 360, fill_mode="constant", name="augment_rotate"),
@@ -279,4 +255,4 @@ def improved_cnn(input_shape=(28, 28, 1), num_classes: int = 10, augment: bool =
         layers.Dropout(min(2 * dropout, 0.5), name="dense_dropout"),
         layers.Dense(num_classes, activation="softmax", name="predictions"),
     ]
-    return keras.Sequential(stack, name="improved_cnn")
+    return _digits_model("improved_cnn", input_shape, stack)

@@ -1,4 +1,5 @@
-"""The networks of the "modern architectures" lecture: GoogLeNet, ResNet, DenseNet, MobileNet, AlphaGo.
+"""The networks of the "modern architectures" lecture: GoogLeNet, ResNet, DenseNet, MobileNet,
+AlphaGo.
 
 Each idea is a small building block that takes a tensor and returns a tensor, so a student can
 put one on a ``keras.Input`` and look at its cost, and a builder that stacks the blocks into the
@@ -85,7 +86,8 @@ def inception_module(x, kind: str = "naive", filters_1x1: int = 128, filters_3x3
     return layers.Concatenate(name=f"{name}_concat")([branch1, branch3, branch5, branch_pool])
 
 
-#: GoogLeNet's modules (Szegedy et al. 2015, table 1): #1x1, #3x3 reduce, #3x3, #5x5 reduce, #5x5, pool proj.
+#: GoogLeNet's modules (Szegedy et al. 2015, table 1): #1x1, #3x3 reduce, #3x3, #5x5 reduce,
+#: #5x5, pool proj.
 GOOGLENET_MODULES = {
     "3a": (64, 96, 128, 16, 32, 32), "3b": (128, 128, 192, 32, 96, 64),
     "4a": (192, 96, 208, 16, 48, 64), "4b": (160, 112, 224, 24, 64, 64),
@@ -95,7 +97,8 @@ GOOGLENET_MODULES = {
 }
 
 
-def googlenet(input_shape=(224, 224, 3), num_classes: int = 1000, dropout: float = 0.4) -> keras.Model:
+def googlenet(input_shape=(224, 224, 3), num_classes: int = 1000,
+              dropout: float = 0.4) -> keras.Model:
     """GoogLeNet (Szegedy et al., *Going Deeper with Convolutions*, CVPR 2015, table 1), 224x224x3.
 
     Stem (7x7/2 conv, pool, LRN, 1x1 and 3x3 convs, LRN, pool), nine bottleneck inception modules
@@ -106,7 +109,8 @@ def googlenet(input_shape=(224, 224, 3), num_classes: int = 1000, dropout: float
     input_shape = check.image_shape("input_shape", input_shape)
     num_classes = check.integer("num_classes", num_classes)
     inputs = keras.Input(shape=input_shape, name="image")
-    x = layers.Conv2D(64, (7, 7), strides=2, padding="same", activation="relu", name="conv1_7x7")(inputs)
+    x = layers.Conv2D(64, (7, 7), strides=2, padding="same", activation="relu",
+                      name="conv1_7x7")(inputs)
     x = layers.MaxPooling2D((3, 3), strides=2, padding="same", name="pool1")(x)
     x = LocalResponseNormalization(name="norm1")(x)
     x = layers.Conv2D(64, (1, 1), activation="relu", name="conv2_3x3_reduce")(x)
@@ -135,7 +139,8 @@ SHORTCUTS = ("projection", "pad", "none")
 
 @keras.saving.register_keras_serializable(package="cnncourse")
 class ZeroPadShortcut(layers.Layer):
-    """He et al.'s parameter-free shortcut "option A": subsample by ``stride``, pad channels with zeros.
+    """He et al.'s parameter-free shortcut "option A": subsample by ``stride``, pad channels with
+    zeros.
 
     Used where a residual block changes the shape (stride 2, more filters) in the CIFAR ResNets,
     so that a ResNet and its plain twin have exactly the same parameters.
@@ -154,8 +159,10 @@ class ZeroPadShortcut(layers.Layer):
 
     def compute_output_shape(self, input_shape):
         n, h, w, _ = input_shape
-        return (n, None if h is None else -(-h // self.stride), None if w is None else -(-w // self.stride),
-                self.filters)
+        def shrunk(size):
+            return None if size is None else -(-size // self.stride)
+
+        return (n, shrunk(h), shrunk(w), self.filters)
 
     def get_config(self):
         return {**super().get_config(), "filters": self.filters, "stride": self.stride}
@@ -169,8 +176,11 @@ def _conv_bn(x, filters, size, stride, name, use_bias, relu=True, padding="same"
 
 
 def _shortcut(x, filters, stride, shortcut, name, use_bias, momentum=0.99):
-    """The identity when shapes match; otherwise a 1x1 projection ("projection") or zero padding ("pad")."""
+    """None for ``shortcut="none"`` (no addition); the identity when shapes match; otherwise a
+    1x1 projection ("projection") or zero padding ("pad")."""
     check.one_of("shortcut", shortcut, SHORTCUTS)
+    if shortcut == "none":
+        return None
     if stride == 1 and x.shape[-1] == filters:
         return x
     if shortcut == "pad":
@@ -197,7 +207,7 @@ def residual_block(x, filters: int, stride: int = 1, shortcut: str = "projection
     """
     _check_block_args(filters, stride)
     m = bn_momentum
-    skip = None if shortcut == "none" else _shortcut(x, filters, stride, shortcut, name, use_bias, m)
+    skip = _shortcut(x, filters, stride, shortcut, name, use_bias, m)
     y = _conv_bn(x, filters, 3, stride, f"{name}_1", use_bias, momentum=m)
     y = _conv_bn(y, filters, 3, 1, f"{name}_2", use_bias, relu=False, momentum=m)
     if skip is not None:
@@ -216,7 +226,7 @@ def bottleneck_block(x, filters: int, stride: int = 1, shortcut: str = "projecti
     """
     _check_block_args(filters, stride)
     m = bn_momentum
-    skip = None if shortcut == "none" else _shortcut(x, 4 * filters, stride, shortcut, name, use_bias, m)
+    skip = _shortcut(x, 4 * filters, stride, shortcut, name, use_bias, m)
     y = _conv_bn(x, filters, 1, stride, f"{name}_1", use_bias, momentum=m)
     y = _conv_bn(y, filters, 3, 1, f"{name}_2", use_bias, momentum=m)
     y = _conv_bn(y, 4 * filters, 1, 1, f"{name}_3", use_bias, relu=False, momentum=m)
@@ -280,7 +290,9 @@ def cifar_resnet(depth: int = 20, input_shape=(32, 32, 3), num_classes: int = 10
     statistics are usable after a short training.
     """
     if (check.integer("depth", depth, minimum=8) - 2) % 6:
-        raise ValueError(f"depth must be 6n + 2 with n >= 1 (8, 14, 20, 32, 44, 56, 110...), got {depth!r}")
+        raise ValueError(
+            f"depth must be 6n + 2 with n >= 1 (8, 14, 20, 32, 44, 56, 110...), got {depth!r}"
+        )
     check.one_of("shortcut", shortcut, SHORTCUTS)
     input_shape = check.image_shape("input_shape", input_shape)
     num_classes = check.integer("num_classes", num_classes)
@@ -410,7 +422,8 @@ def mobilenet(input_shape=(224, 224, 3), num_classes: int = 1000, alpha: float =
     num_classes = check.integer("num_classes", num_classes)
     check.number("alpha", alpha, 0, None, "()")
     inputs = keras.Input(shape=input_shape, name="image")
-    x = layers.Conv2D(int(32 * alpha), (3, 3), strides=2, padding="same", use_bias=False, name="conv1")(inputs)
+    x = layers.Conv2D(int(32 * alpha), (3, 3), strides=2, padding="same", use_bias=False,
+                      name="conv1")(inputs)
     x = layers.BatchNormalization(name="conv1_bn")(x)
     x = layers.ReLU(6.0, name="conv1_relu")(x)
     for i, (filters, stride) in enumerate(MOBILENET_BLOCKS, 1):

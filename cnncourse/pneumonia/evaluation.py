@@ -46,7 +46,8 @@ def _ratio(num: float, den: float) -> float:
 
 
 def binary_metrics(y_true, y_prob, threshold: float = 0.5) -> dict:
-    """Accuracy, sensitivity, specificity, precision, F1 and the counts, predicting 1 when p >= threshold.
+    """Accuracy, sensitivity, specificity, precision, F1 and the counts, predicting 1 when
+    p >= threshold.
 
     ``confusion`` is ``[[TN, FP], [FN, TP]]`` (rows: true NORMAL, PNEUMONIA), like scikit-learn's.
     A ratio with a zero denominator is reported as 0.
@@ -67,7 +68,8 @@ def binary_metrics(y_true, y_prob, threshold: float = 0.5) -> dict:
 
 
 def roc_curve(y_true, y_prob) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``(fpr, tpr, thresholds)`` at every distinct score, highest threshold first (starting at +inf)."""
+    """``(fpr, tpr, thresholds)`` at every distinct score, highest threshold first (starting at
+    +inf)."""
     from sklearn import metrics
 
     y, p = _binary_inputs(y_true, y_prob)
@@ -77,7 +79,8 @@ def roc_curve(y_true, y_prob) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def roc_auc(y_true, y_prob) -> float:
-    """Area under the ROC curve = P(score of a random positive > score of a random negative), ties 1/2."""
+    """Area under the ROC curve = P(score of a random positive > score of a random negative),
+    ties 1/2."""
     from sklearn import metrics
 
     y, p = _binary_inputs(y_true, y_prob)
@@ -119,8 +122,10 @@ def bootstrap_ci(y_true, y_prob, metric=roc_auc, n_resamples: int = 1000, level:
     return float(low), float(high)
 
 
-def choose_threshold(y_val, p_val, rule: str = "sensitivity", target: float = 0.95) -> tuple[float, str]:
-    """``(threshold, rule in words)`` chosen on validation predictions (predict 1 when p >= threshold).
+def choose_threshold(y_val, p_val, rule: str = "sensitivity",
+                     target: float = 0.95) -> tuple[float, str]:
+    """``(threshold, rule in words)`` chosen on validation predictions (predict 1 when
+    p >= threshold).
 
     ``"sensitivity"``: the most specific operating point whose validation sensitivity is at least
     ``target``. ``"youden"``: the operating point maximising sensitivity + specificity - 1.
@@ -135,12 +140,14 @@ def choose_threshold(y_val, p_val, rule: str = "sensitivity", target: float = 0.
     fpr, tpr, thresholds = roc_curve(y, p)
     fpr, tpr, thresholds = fpr[1:], tpr[1:], thresholds[1:]  # drop the +inf start
     if rule == "sensitivity":
-        index = int(np.argmax(tpr >= target - 1e-12))  # thresholds fall, sensitivity rises: first reaching it
+        # thresholds fall, sensitivity rises: the first that reaches it
+        index = int(np.argmax(tpr >= target - 1e-12))
         text = (f"most specific threshold with validation sensitivity >= {target:.0%} "
                 f"(reached {tpr[index]:.1%}, specificity {1 - fpr[index]:.1%})")
     else:
         index = int(np.argmax(tpr - fpr))
-        text = f"maximum of Youden's J = sensitivity + specificity - 1 on validation ({tpr[index] - fpr[index]:.3f})"
+        text = (f"maximum of Youden's J = sensitivity + specificity - 1 on validation "
+                f"({tpr[index] - fpr[index]:.3f})")
     lower = thresholds[index + 1] if index + 1 < len(thresholds) else thresholds[index] - 1e-3
     return float((thresholds[index] + lower) / 2), text
 
@@ -208,14 +215,17 @@ class Evaluation:
         return (f"Test set{label}, n={t['n']}, threshold {self.threshold:.3f} ({self.rule}):\n"
                 f"  accuracy {t['accuracy']:.3f}  sensitivity {t['sensitivity']:.3f}  specificity "
                 f"{t['specificity']:.3f}  precision {t['precision']:.3f}  F1 {t['f1']:.3f}\n"
-                f"  ROC-AUC {t['roc_auc']:.3f} (95% CI {low:.3f}-{high:.3f})  PR-AUC {t['pr_auc']:.3f}\n"
+                f"  ROC-AUC {t['roc_auc']:.3f} (95% CI {low:.3f}-{high:.3f})  "
+                f"PR-AUC {t['pr_auc']:.3f}\n"
                 f"  confusion [[TN, FP], [FN, TP]] = {t['confusion']}")
 
 
-def evaluate(model, val_files, test_files, *, rule: str = "sensitivity", target_sensitivity: float = 0.95,
-             threshold: float | None = None, batch_size: int = 32, n_bootstrap: int = 1000, seed: int = 0,
+def evaluate(model, val_files, test_files, *, rule: str = "sensitivity",
+             target_sensitivity: float = 0.95, threshold: float | None = None,
+             batch_size: int = 32, n_bootstrap: int = 1000, seed: int = 0,
              data_label: str = "", resize: str = "pad") -> Evaluation:
-    """Choose the threshold on ``val_files`` (or take ``threshold``), then measure ``test_files`` once.
+    """Choose the threshold on ``val_files`` (or take ``threshold``), then measure ``test_files``
+    once.
 
     Returns an :class:`Evaluation`: test accuracy, sensitivity, specificity, precision, F1 at the
     threshold, ROC-AUC with a bootstrap 95% interval (``n_bootstrap`` resamples) and PR-AUC.
@@ -235,7 +245,8 @@ def evaluate(model, val_files, test_files, *, rule: str = "sensitivity", target_
                 roc_auc_ci95=list(bootstrap_ci(y_test, p_test, roc_auc, n_bootstrap, seed=seed)))
     kept_set = {Path(f).resolve() for f in kept}
     skipped = [Path(f) for f in test_files if Path(f).resolve() not in kept_set]
-    return Evaluation(threshold=threshold, rule=rule_text, val=binary_metrics(y_val, p_val, threshold),
+    return Evaluation(threshold=threshold, rule=rule_text,
+                      val=binary_metrics(y_val, p_val, threshold),
                       test=test, y_val=y_val, p_val=p_val, y_test=y_test, p_test=p_test,
                       test_files=kept, data_label=data_label, skipped_files=skipped, resize=resize,
                       test_images=images)

@@ -36,21 +36,26 @@ def _check_member(info: zipfile.ZipInfo, dest: Path) -> PurePosixPath:
     name = info.filename.replace("\\", "/")
     path = PurePosixPath(name)
     if name.startswith("/") or (len(name) > 1 and name[1] == ":"):
-        raise UnsafeArchiveError(f"archive member {info.filename!r} has an absolute path; nothing was extracted")
-    if ".." in path.parts:
-        raise UnsafeArchiveError(f"archive member {info.filename!r} points outside the target folder (..); "
+        raise UnsafeArchiveError(f"archive member {info.filename!r} has an absolute path; "
                                  "nothing was extracted")
+    if ".." in path.parts:
+        raise UnsafeArchiveError(f"archive member {info.filename!r} points outside the target "
+                                 "folder (..); nothing was extracted")
     mode = info.external_attr >> 16
     if stat.S_ISLNK(mode):
-        raise UnsafeArchiveError(f"archive member {info.filename!r} is a symbolic link; nothing was extracted")
+        raise UnsafeArchiveError(f"archive member {info.filename!r} is a symbolic link; "
+                                 "nothing was extracted")
     target = (dest / path).resolve()
     if not target.is_relative_to(dest):
-        raise UnsafeArchiveError(f"archive member {info.filename!r} resolves outside {dest}; nothing was extracted")
+        raise UnsafeArchiveError(f"archive member {info.filename!r} resolves outside {dest}; "
+                                 "nothing was extracted")
     return path
 
 
 def safe_extract(archive, dest) -> dict:
-    """Extract the zip ``archive`` into ``dest``; returns ``{"extracted": n, "skipped": {reason: n}}``.
+    """Extract the zip ``archive`` into ``dest``.
+
+    Returns ``{"extracted": n, "skipped": {reason: n}}``.
 
     Every member is checked first: an absolute path, a ``..`` component or a link raises
     :class:`UnsafeArchiveError` before a single file is written. ``__MACOSX/``, ``._*``,
@@ -59,7 +64,9 @@ def safe_extract(archive, dest) -> dict:
     """
     archive, dest = Path(archive), Path(dest)
     if not zipfile.is_zipfile(archive):
-        raise ValueError(f"expected a zip archive, got {archive} (missing, truncated or another format)")
+        raise ValueError(
+            f"expected a zip archive, got {archive} (missing, truncated or another format)"
+        )
     dest.mkdir(parents=True, exist_ok=True)
     dest = dest.resolve()
     skipped: Counter[str] = Counter()

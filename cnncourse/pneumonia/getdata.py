@@ -30,7 +30,8 @@ DATASET = "paultimothymooney/chest-xray-pneumonia"
 DATASET_URL = f"https://www.kaggle.com/datasets/{DATASET}"
 VERIFIED_MARKER = ".verified.json"
 _PARTIAL_PREFIX = ".partial-"
-#: Free disk space needed to download and extract the archive (about 1.2 GB, twice while extracting).
+#: Free disk space needed to download and extract the archive (about 1.2 GB, twice while
+#: extracting).
 NEEDED_BYTES = 2_500_000_000
 
 
@@ -56,7 +57,8 @@ def count_images(data_dir) -> dict[str, dict[str, int]]:
     from cnncourse.pneumonia.layout import is_image
 
     root = Path(data_dir)
-    return {s: {c: sum(1 for p in (root / s / c).glob("*") if is_image(p)) for c in CLASSES} for s in SPLITS}
+    return {s: {c: sum(1 for p in (root / s / c).glob("*") if is_image(p)) for c in CLASSES}
+            for s in SPLITS}
 
 
 def verify_dataset(data_dir, expected=None) -> bool:
@@ -68,7 +70,8 @@ def verify_dataset(data_dir, expected=None) -> bool:
 
 
 def _status_of(exc: BaseException) -> int | None:
-    for candidate in (getattr(exc, "status", None), getattr(getattr(exc, "response", None), "status_code", None)):
+    response = getattr(exc, "response", None)
+    for candidate in (getattr(exc, "status", None), getattr(response, "status_code", None)):
         if isinstance(candidate, int):
             return candidate
     return None
@@ -85,25 +88,29 @@ def _explain_failure(exc: BaseException) -> str:
     first = (str(exc).splitlines() or [type(exc).__name__])[0]
     first = first if len(first) <= 120 else first[:117] + "..."
     if status == 401:
-        text = ("Kaggle rejected the credentials (401 Unauthorized): the token is wrong, expired or was revoked. "
-                "Create a new token at https://www.kaggle.com/settings (API > Create New Token) and replace "
-                "the old one (KAGGLE_API_TOKEN, ~/.kaggle/access_token or ~/.kaggle/kaggle.json; on Colab the "
-                "secret of that name).")
+        text = ("Kaggle rejected the credentials (401 Unauthorized): the token is wrong, expired "
+                "or was revoked. Create a new token at https://www.kaggle.com/settings "
+                "(API > Create New Token) and replace the old one (KAGGLE_API_TOKEN, "
+                "~/.kaggle/access_token or ~/.kaggle/kaggle.json; on Colab the secret of that "
+                "name).")
     elif status == 403:
-        text = (f"Kaggle refused the download (403 Forbidden). Open {DATASET_URL}, sign in with the account "
-                "of your token and accept the dataset's terms (press Download once in the browser), "
-                "then run this again.")
+        text = (f"Kaggle refused the download (403 Forbidden). Open {DATASET_URL}, sign in with "
+                "the account of your token and accept the dataset's terms (press Download once "
+                "in the browser), then run this again.")
     elif status == 404:
         text = f"Kaggle does not find the dataset {DATASET} (404): check the name at {DATASET_URL}."
     elif status is not None:
         text = f"Kaggle answered HTTP {status}: try again later."
     elif type(exc).__name__ in _CUT_OFF or "does not match expected size" in str(exc):
-        text = (f"The download was cut off before it finished ({type(exc).__name__}: {first}). Nothing "
-                "incomplete was kept: run this again when the connection is stable (on Colab, keep the tab open).")
+        text = (f"The download was cut off before it finished ({type(exc).__name__}: {first}). "
+                "Nothing incomplete was kept: run this again when the connection is stable "
+                "(on Colab, keep the tab open).")
     else:
         text = (f"Could not reach Kaggle ({type(exc).__name__}: {first}). Check the internet "
-                "connection (on Colab/Kaggle notebooks: internet access turned on), then run this again.")
-    return credentials.redact(text + " Without the data, use the demo X-rays (--demo, or find_data(demo=True)).")
+                "connection (on Colab/Kaggle notebooks: internet access turned on), then run "
+                "this again.")
+    return credentials.redact(text + " Without the data, use the demo X-rays "
+                                     "(--demo, or find_data(demo=True)).")
 
 
 def check_disk_space(folder, needed: int | None = None) -> None:
@@ -117,9 +124,10 @@ def check_disk_space(folder, needed: int | None = None) -> None:
     free = shutil.disk_usage(folder).free
     if free < needed:
         raise DataUnavailable(
-            f"Not enough disk space in {folder}: {free / 1e9:.1f} GB free, the download needs about "
-            f"{needed / 1e9:.1f} GB (a 1.2 GB archive, and as much again while extracting). Free some space, "
-            "or download elsewhere: download(dest=...) or CNNCOURSE_CACHE_DIR=/a/bigger/disk.")
+            f"Not enough disk space in {folder}: {free / 1e9:.1f} GB free, the download needs "
+            f"about {needed / 1e9:.1f} GB (a 1.2 GB archive, and as much again while "
+            "extracting). Free some space, or download elsewhere: download(dest=...) or "
+            "CNNCOURSE_CACHE_DIR=/a/bigger/disk.")
 
 
 def _kaggle_api(found: credentials.CredentialSource):
@@ -141,13 +149,14 @@ def _kaggle_api(found: credentials.CredentialSource):
             api = KaggleApi()
             api.authenticate()
     except ImportError:
-        raise DataUnavailable("The kaggle package is not installed: pip install 'kaggle>=1.8' (it is a dependency "
-                              "of the course), then run this again.") from None
+        raise DataUnavailable("The kaggle package is not installed: pip install 'kaggle>=1.8' "
+                              "(it is a dependency of the course), then run this again.") from None
     except SystemExit:  # the client exits when it accepts none of the credentials
         raise DataUnavailable(credentials.redact(
-            f"Kaggle did not accept the credentials from {found.kind} ({found.where}): the token is wrong, expired "
-            "or was revoked. Create a new token at https://www.kaggle.com/settings (API > Create New Token) and "
-            "replace the old one.")) from None
+            f"Kaggle did not accept the credentials from {found.kind} ({found.where}): the token "
+            "is wrong, expired or was revoked. Create a new token at "
+            "https://www.kaggle.com/settings (API > Create New Token) and replace the old one."
+        )) from None
     except Exception as exc:
         raise DataUnavailable(_explain_failure(exc), unreachable=_status_of(exc) is None) from None
     return api
@@ -185,34 +194,38 @@ def download(dest=None, force: bool = False, quiet: bool = False) -> Path:
     with tempfile.TemporaryDirectory(prefix=_PARTIAL_PREFIX, dir=dest) as tmp:
         tmp = Path(tmp)
         if not quiet:
-            print(f"Downloading {DATASET} (about 1.2 GB) with Kaggle credentials from {found.kind} ...")
+            print(f"Downloading {DATASET} (about 1.2 GB) with Kaggle credentials from "
+                  f"{found.kind} ...")
         try:
             api.dataset_download_files(DATASET, path=str(tmp), unzip=False, quiet=quiet)
         except (Exception, SystemExit) as exc:
             raise DataUnavailable(_explain_failure(exc)) from None
         archives = sorted(tmp.glob("*.zip"))
         if len(archives) != 1:
-            raise DataUnavailable(f"Kaggle download finished without one zip archive (found {len(archives)}); "
-                                  "run download(force=True) to try again.")
+            raise DataUnavailable(f"Kaggle download finished without one zip archive "
+                                  f"(found {len(archives)}); run download(force=True) to try "
+                                  "again.")
         try:
             with zipfile.ZipFile(archives[0]) as zf:
                 broken = zf.testzip()
         except zipfile.BadZipFile:
             broken = archives[0].name
         if broken is not None:
-            raise DataUnavailable(f"The downloaded archive is corrupt ({broken} fails its checksum); "
-                                  "run download(force=True) to try again.")
+            raise DataUnavailable(f"The downloaded archive is corrupt ({broken} fails its "
+                                  "checksum); run download(force=True) to try again.")
         report = safe_extract(archives[0], tmp / "extracted")
         archives[0].unlink()
         extracted = tmp / "extracted" / "chest_xray"
-        if not extracted.is_dir() and (tmp / "extracted" / "train").is_dir():  # an archive without the top folder
+        # an archive without the top folder
+        if not extracted.is_dir() and (tmp / "extracted" / "train").is_dir():
             extracted = tmp / "extracted"
         counts = count_images(extracted) if extracted.is_dir() else None
         if counts != KAGGLE_COUNTS:
-            raise DataUnavailable(f"The archive does not hold the expected images: counted {counts}, expected "
-                                  f"{KAGGLE_COUNTS}. Kaggle may have published a new version; please report it.")
-        (extracted / VERIFIED_MARKER).write_text(json.dumps({"dataset": DATASET, "counts": counts,
-                                                             "skipped": report["skipped"]}, indent=1))
+            raise DataUnavailable(f"The archive does not hold the expected images: counted "
+                                  f"{counts}, expected {KAGGLE_COUNTS}. Kaggle may have published "
+                                  "a new version; please report it.")
+        verified = {"dataset": DATASET, "counts": counts, "skipped": report["skipped"]}
+        (extracted / VERIFIED_MARKER).write_text(json.dumps(verified, indent=1))
         if data_dir.exists():
             shutil.rmtree(data_dir)
         extracted.rename(data_dir)  # same file system: the complete folder appears at once
@@ -237,8 +250,9 @@ def find_data(data_dir=None, demo: bool | None = False, quiet: bool = False,
     if data_dir is not None:
         data_dir = Path(data_dir)
         if not all((data_dir / s).is_dir() for s in ("train", "test")):
-            raise DataUnavailable(f"{data_dir} does not hold the chest X-ray data: expected the folders "
-                                  "train/ and test/ with NORMAL/ and PNEUMONIA/ inside (the Kaggle layout).")
+            raise DataUnavailable(f"{data_dir} does not hold the chest X-ray data: expected the "
+                                  "folders train/ and test/ with NORMAL/ and PNEUMONIA/ inside "
+                                  "(the Kaggle layout).")
         label = DEMO_LABEL if is_demo(data_dir) else f"chest X-rays in {data_dir}"
         return data_dir, label
     if demo is not True:

@@ -58,7 +58,8 @@ def xray_augmentation(seed: int = 0):
 
 
 def decode_and_resize(path, image_size: int, resize: str = "pad"):
-    """Read one image file into a (image_size, image_size, 1) uint8 tensor (see module docstring)."""
+    """Read one image file into a (image_size, image_size, 1) uint8 tensor (see module
+    docstring)."""
     import tensorflow as tf
 
     data = tf.io.read_file(path)
@@ -68,21 +69,25 @@ def decode_and_resize(path, image_size: int, resize: str = "pad"):
         side = tf.reduce_max(shape[:2]) if resize == "pad" else tf.reduce_min(shape[:2])
         # Largest reduction 1, 2, 4 or 8 that keeps the relevant side at least image_size.
         index = tf.reduce_sum(tf.cast(side // tf.constant([2, 4, 8]) >= image_size, tf.int32))
-        return tf.switch_case(index, [lambda r=r: tf.io.decode_jpeg(data, channels=1, ratio=r) for r in (1, 2, 4, 8)])
+        decoders = [lambda r=r: tf.io.decode_jpeg(data, channels=1, ratio=r) for r in (1, 2, 4, 8)]
+        return tf.switch_case(index, decoders)
 
     def other():  # PNG, BMP, GIF
-        return tf.image.rgb_to_grayscale(tf.io.decode_image(data, channels=3, expand_animations=False))
+        rgb = tf.io.decode_image(data, channels=3, expand_animations=False)
+        return tf.image.rgb_to_grayscale(rgb)
 
     gray = tf.cond(tf.io.is_jpeg(data), jpeg, other)
     gray.set_shape([None, None, 1])
     hw = tf.cast(tf.shape(gray)[:2], tf.float32)
     side = tf.reduce_max(hw) if resize == "pad" else tf.reduce_min(hw)
 
-    def fit(method):  # long side to image_size, then pad with black; or short side, then cut the centre
+    # long side to image_size, then pad with black; or short side, then cut the centre
+    def fit(method):
         if resize == "pad":
             return tf.image.resize_with_pad(gray, image_size, image_size, method=method)
         new_hw = tf.cast(tf.math.ceil(hw * (image_size / side)), tf.int32)
-        return tf.image.resize_with_crop_or_pad(tf.image.resize(gray, new_hw, method=method), image_size, image_size)
+        resized = tf.image.resize(gray, new_hw, method=method)
+        return tf.image.resize_with_crop_or_pad(resized, image_size, image_size)
 
     # Shrinking: "area" averages all the pixels under each output pixel (no aliasing, and several
     # times faster than bilinear with antialias=True). Enlarging: bilinear interpolation. Both
@@ -91,15 +96,16 @@ def decode_and_resize(path, image_size: int, resize: str = "pad"):
     return tf.cast(tf.round(out), tf.uint8)
 
 
-def make_dataset(files, labels=None, image_size: int = 224, batch_size: int = 32, *, training: bool = False,
-                 augment: bool | None = None, shuffle: bool | None = None, cache=True, resize: str = "pad",
-                 seed: int = 0, include_paths: bool = False):
+def make_dataset(files, labels=None, image_size: int = 224, batch_size: int = 32, *,
+                 training: bool = False, augment: bool | None = None, shuffle: bool | None = None,
+                 cache=True, resize: str = "pad", seed: int = 0, include_paths: bool = False):
     """A ``tf.data.Dataset`` of ``(images, labels)`` batches from image files.
 
     ``labels`` default to the files' folders (NORMAL 0, PNEUMONIA 1). ``training=True`` turns on
-    shuffling and augmentation (override with ``shuffle=`` / ``augment=``). ``cache``: True (memory),
-    a file path prefix, or False. Images: float32 ``(batch, image_size, image_size, 3)`` in
-    [0, 255]; labels: float32 ``(batch,)``. Without shuffling the order is that of ``files``
+    shuffling and augmentation (override with ``shuffle=`` / ``augment=``). ``cache``: True
+    (memory), a file path prefix, or False. Images: float32
+    ``(batch, image_size, image_size, 3)`` in [0, 255]; labels: float32 ``(batch,)``. Without
+    shuffling the order is that of ``files``
     (minus any file that cannot be decoded). ``include_paths=True`` adds each image's path as a
     third element, to tell which files were kept (for prediction, not for ``fit``).
     """
@@ -119,7 +125,8 @@ def make_dataset(files, labels=None, image_size: int = 224, batch_size: int = 32
     autotune = tf.data.AUTOTUNE
 
     ds = tf.data.Dataset.from_tensor_slices((files, tf.constant(labels, tf.float32)))
-    ds = ds.map(lambda f, y: (decode_and_resize(f, image_size, resize), y, f), num_parallel_calls=autotune)
+    ds = ds.map(lambda f, y: (decode_and_resize(f, image_size, resize), y, f),
+                num_parallel_calls=autotune)
     ds = ds.ignore_errors(log_warning=True)  # a corrupt file is skipped, not fatal
     if cache:
         ds = ds.cache("" if cache is True else str(cache))

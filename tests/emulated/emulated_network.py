@@ -90,7 +90,8 @@ def log(kind: str, what: str) -> None:
 
 
 def _cached(name: str, build) -> Path:
-    """``cache_dir()/name``, built once with ``build(path)``; processes building it at once wait for one another."""
+    """``cache_dir()/name``, built once with ``build(path)``; processes building it at once wait
+    for one another."""
     import fcntl
 
     target = cache_dir() / name
@@ -118,7 +119,8 @@ def _sha256(path: Path) -> str:
 # ---------------------------------------------------------------------------------- datasets
 
 
-def _shifted_copies(x: np.ndarray, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def _shifted_copies(x: np.ndarray, n: int,
+                    rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """n images drawn (cyclically, shuffled) from x, each shifted by up to 2 px and some dimmed."""
     idx = rng.permutation(np.resize(np.arange(len(x)), n))
     padded = np.pad(x, ((0, 0), (2, 2), (2, 2)))
@@ -145,19 +147,22 @@ def build_mnist(path: Path) -> None:
         np.savez(f, x_train=x_train, y_train=ya[i_train], x_test=x_test, y_test=yb[i_test])
 
 
-CIFAR_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
+CIFAR_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship",
+                 "truck"]
 
 
 def _cifar_images(labels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """(n, 3072) uint8 rows, channels first like the real batches."""
     n = len(labels)
     hue = labels / 10.0
-    colour = np.stack([0.5 + 0.4 * np.cos(2 * np.pi * (hue + k / 3)) for k in range(3)], axis=1)  # (n, 3)
+    # (n, 3)
+    colour = np.stack([0.5 + 0.4 * np.cos(2 * np.pi * (hue + k / 3)) for k in range(3)], axis=1)
     yy, xx = np.mgrid[0:32, 0:32] / 32.0
     angle = labels * np.pi / 10 + rng.normal(0, 0.15, n)
     freq = 2.0 + (labels % 3) + rng.normal(0, 0.2, n)
     phase = rng.uniform(0, 2 * np.pi, n)
-    wave = np.sin(2 * np.pi * freq[:, None, None] * (np.cos(angle)[:, None, None] * xx + np.sin(angle)[:, None, None] * yy)
+    along = np.cos(angle)[:, None, None] * xx + np.sin(angle)[:, None, None] * yy
+    wave = np.sin(2 * np.pi * freq[:, None, None] * along
                   + phase[:, None, None]).astype(np.float32)  # (n, 32, 32)
     img = (colour[:, :, None, None] * (0.65 + 0.3 * wave[:, None])
            + 0.12 * rng.standard_normal((n, 3, 32, 32), dtype=np.float32)
@@ -174,8 +179,8 @@ def build_cifar10(path: Path) -> None:
             info.size, info.mtime = len(data), 1_234_567_890
             tar.addfile(info, io.BytesIO(data))
 
-        add("batches.meta", {b"label_names": [c.encode() for c in CIFAR_CLASSES], b"num_cases_per_batch": 10000,
-                             b"num_vis": 3072})
+        add("batches.meta", {b"label_names": [c.encode() for c in CIFAR_CLASSES],
+                             b"num_cases_per_batch": 10000, b"num_vis": 3072})
         for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
             labels = rng.integers(0, 10, 10_000)
             add(name, {b"batch_label": f"{name} (emulated)".encode(), b"labels": labels.tolist(),
@@ -183,12 +188,15 @@ def build_cifar10(path: Path) -> None:
                        b"filenames": [f"emulated_{name}_{i}.png".encode() for i in range(10_000)]})
 
 
-POSITIVE = ["great", "excellent", "wonderful", "best", "love", "loved", "perfect", "brilliant", "beautiful",
-            "amazing", "superb", "enjoyed", "favorite", "fantastic", "masterpiece", "touching", "fun", "gem"]
-NEGATIVE = ["bad", "worst", "awful", "boring", "terrible", "waste", "poor", "stupid", "horrible", "dull",
-            "worse", "mess", "annoying", "lame", "disappointing", "pointless", "ridiculous", "avoid"]
-COMMON = ["the", "and", "a", "of", "to", "is", "br", "in", "it", "i", "this", "that", "was", "as", "for", "with",
-          "movie", "but", "film", "on", "not", "you", "are", "his", "have", "he", "be", "one", "all", "at", "by"]
+POSITIVE = ["great", "excellent", "wonderful", "best", "love", "loved", "perfect", "brilliant",
+            "beautiful", "amazing", "superb", "enjoyed", "favorite", "fantastic", "masterpiece",
+            "touching", "fun", "gem"]
+NEGATIVE = ["bad", "worst", "awful", "boring", "terrible", "waste", "poor", "stupid", "horrible",
+            "dull", "worse", "mess", "annoying", "lame", "disappointing", "pointless", "ridiculous",
+            "avoid"]
+COMMON = ["the", "and", "a", "of", "to", "is", "br", "in", "it", "i", "this", "that", "was", "as",
+          "for", "with", "movie", "but", "film", "on", "not", "you", "are", "his", "have", "he",
+          "be", "one", "all", "at", "by"]
 IMDB_WORDS = 88_584
 
 
@@ -197,14 +205,18 @@ def _imdb_vocabulary() -> list[str]:
     sentiment = iter(POSITIVE + NEGATIVE)
     while len(words) < IMDB_WORDS:
         # the sentiment words get ranks 40-110: frequent enough to survive any num_words cut
-        words.append(next(sentiment) if 40 <= len(words) < 40 + 2 * len(POSITIVE) and len(words) % 2 == 0
-                     else f"word{len(words)}")
+        rank = len(words)
+        if 40 <= rank < 40 + 2 * len(POSITIVE) and rank % 2 == 0:
+            words.append(next(sentiment))
+        else:
+            words.append(f"word{rank}")
     missing = [w for w in POSITIVE + NEGATIVE if w not in words]
     return words[: IMDB_WORDS - len(missing)] + missing
 
 
 def build_imdb_word_index(path: Path) -> None:
-    path.write_text(json.dumps({w: i + 1 for i, w in enumerate(_imdb_vocabulary())}), encoding="utf-8")
+    index = {w: i + 1 for i, w in enumerate(_imdb_vocabulary())}
+    path.write_text(json.dumps(index), encoding="utf-8")
 
 
 def _imdb_reviews(n: int, rng: np.random.Generator):
@@ -258,7 +270,8 @@ def build_cats_dogs(path: Path) -> None:
         for split, first, n in (("train", 0, 1000), ("validation", 2000, 500)):
             for animal in ("cat", "dog"):
                 for i in range(first, first + n):
-                    zf.writestr(f"cats_and_dogs_filtered/{split}/{animal}s/{animal}.{i}.jpg", _pet(animal == "cat", rng))
+                    zf.writestr(f"cats_and_dogs_filtered/{split}/{animal}s/{animal}.{i}.jpg",
+                                _pet(animal == "cat", rng))
 
 
 def build_class_index(path: Path) -> None:
@@ -267,14 +280,20 @@ def build_class_index(path: Path) -> None:
 
 #: keras.applications weight files: pattern of the file name -> (application, keyword arguments).
 _WEIGHTS = [
-    (r"mobilenet_v2_weights_tf_dim_ordering_tf_kernels_(?P<alpha>[\d.]+)_(?P<rows>\d+)(?P<notop>_no_top)?\.h5",
-     lambda m: ("MobileNetV2", {"alpha": float(m["alpha"]), "input_shape": (int(m["rows"]),) * 2 + (3,)})),
-    (r"(?P<name>resnet50|resnet50v2|densenet121|vgg16|vgg19|inception_v3)_weights_tf_dim_ordering_tf_kernels(?P<notop>_notop)?\.h5",
-     lambda m: ({"resnet50": "ResNet50", "resnet50v2": "ResNet50V2", "densenet121": "DenseNet121", "vgg16": "VGG16",
-                 "vgg19": "VGG19", "inception_v3": "InceptionV3"}[m["name"]], {})),
+    (r"mobilenet_v2_weights_tf_dim_ordering_tf_kernels_"
+     r"(?P<alpha>[\d.]+)_(?P<rows>\d+)(?P<notop>_no_top)?\.h5",
+     lambda m: ("MobileNetV2", {"alpha": float(m["alpha"]),
+                                "input_shape": (int(m["rows"]),) * 2 + (3,)})),
+    (r"(?P<name>resnet50|resnet50v2|densenet121|vgg16|vgg19|inception_v3)"
+     r"_weights_tf_dim_ordering_tf_kernels(?P<notop>_notop)?\.h5",
+     lambda m: ({"resnet50": "ResNet50", "resnet50v2": "ResNet50V2", "densenet121": "DenseNet121",
+                 "vgg16": "VGG16", "vgg19": "VGG19", "inception_v3": "InceptionV3"}[m["name"]],
+                {})),
     (r"efficientnetb(?P<k>\d)(?P<notop>_notop)?\.h5", lambda m: (f"EfficientNetB{m['k']}", {})),
-    (r"efficientnetv2-b(?P<k>\d)(?P<notop>_notop)?\.h5", lambda m: (f"EfficientNetV2B{m['k']}", {})),
-    (r"convnext_(?P<size>tiny|small|base)(?P<notop>_notop)?\.h5", lambda m: (f"ConvNeXt{m['size'].title()}", {})),
+    (r"efficientnetv2-b(?P<k>\d)(?P<notop>_notop)?\.h5",
+     lambda m: (f"EfficientNetV2B{m['k']}", {})),
+    (r"convnext_(?P<size>tiny|small|base)(?P<notop>_notop)?\.h5",
+     lambda m: (f"ConvNeXt{m['size'].title()}", {})),
 ]
 
 
@@ -292,12 +311,14 @@ def weights_builder(filename: str):
 
 
 def _write_weights(application: str, include_top: bool, kwargs: dict, path: Path) -> None:
-    """The architecture built with ``weights=None``, saved in the legacy HDF5 layout the real files use."""
+    """The architecture built with ``weights=None``, saved in the legacy HDF5 layout the real
+    files use."""
     import h5py
     import keras
     from keras.src.legacy.saving import legacy_h5_format
 
-    model = getattr(keras.applications, application)(weights=None, include_top=include_top, **kwargs)
+    build = getattr(keras.applications, application)
+    model = build(weights=None, include_top=include_top, **kwargs)
     with h5py.File(path, "w") as f:
         legacy_h5_format.save_weights_to_hdf5_group(f, model)
 
@@ -309,12 +330,15 @@ def builder_for(url: str):
         "https://storage.googleapis.com/tensorflow/tf-keras-datasets/mnist.npz": build_mnist,
         "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz": build_cifar10,
         "https://storage.googleapis.com/tensorflow/tf-keras-datasets/imdb.npz": build_imdb,
-        "https://storage.googleapis.com/tensorflow/tf-keras-datasets/imdb_word_index.json": build_imdb_word_index,
+        "https://storage.googleapis.com/tensorflow/tf-keras-datasets/imdb_word_index.json":
+            build_imdb_word_index,
         "https://storage.googleapis.com/mledu-datasets/cats_and_dogs_filtered.zip": build_cats_dogs,
-        "https://storage.googleapis.com/download.tensorflow.org/data/imagenet_class_index.json": build_class_index,
+        "https://storage.googleapis.com/download.tensorflow.org/data/imagenet_class_index.json":
+            build_class_index,
     }
     if url in fixed:
-        if name == "imagenet_class_index.json":  # the real file: a name that earlier caches' placeholder lacks
+        # the real file: a name that earlier caches' placeholder lacks
+        if name == "imagenet_class_index.json":
             name = "imagenet_class_index-c2c37ea5.json"
         return name, fixed[url]
     if "keras-applications" in url and name.endswith(".h5"):
@@ -367,8 +391,9 @@ def build_kaggle_archive(path: Path) -> None:
     from cnncourse.pneumonia.layout import KAGGLE_COUNTS
 
     with tempfile.TemporaryDirectory() as tmp:
-        root = make_demo_xrays(tmp, n_per_class=KAGGLE_COUNTS["train"], test_per_class=KAGGLE_COUNTS["test"],
-                               val_per_class=8, size_range=(64, 80), seed=12)
+        root = make_demo_xrays(tmp, n_per_class=KAGGLE_COUNTS["train"],
+                               test_per_class=KAGGLE_COUNTS["test"], val_per_class=8,
+                               size_range=(64, 80), seed=12)
         (root / DEMO_MARKER).unlink()
         with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as zf:
             zf.writestr("chest_xray/.DS_Store", b"\0\0\0\1Bud1")
@@ -377,12 +402,14 @@ def build_kaggle_archive(path: Path) -> None:
                 data = file.read_bytes()
                 for prefix in ("chest_xray/", "chest_xray/chest_xray/"):
                     zf.writestr(prefix + rel, data)
-                zf.writestr(f"__MACOSX/chest_xray/{file.parent.relative_to(root).as_posix()}/._{file.name}",
+                folder = file.parent.relative_to(root).as_posix()
+                zf.writestr(f"__MACOSX/chest_xray/{folder}/._{file.name}",
                             b"\0\5\26\7\0\2\0\0Mac OS X        ")
 
 
 def cached_kaggle_archive() -> Path:
-    """The emulated ``chest-xray-pneumonia.zip`` (built once into the cache: ~20 MB, 5,856 images)."""
+    """The emulated ``chest-xray-pneumonia.zip`` (built once into the cache: ~20 MB, 5,856
+    images)."""
     return _cached("chest-xray-pneumonia.zip", build_kaggle_archive)
 
 
@@ -392,8 +419,9 @@ def dataset_file_listing(page_token: str | None, page_size: int | None) -> dict:
     with zipfile.ZipFile(cached_kaggle_archive()) as zf:
         files = [info for info in zf.infolist() if not info.is_dir()]
     start, size = int(page_token or 0), page_size or 20
-    answer = {"datasetFiles": [{"ref": info.filename, "datasetRef": DATASET, "ownerRef": DATASET.split("/")[0],
-                                "name": info.filename, "creationDate": "2018-03-24T19:41:59.990Z",
+    answer = {"datasetFiles": [{"ref": info.filename, "datasetRef": DATASET,
+                                "ownerRef": DATASET.split("/")[0], "name": info.filename,
+                                "creationDate": "2018-03-24T19:41:59.990Z",
                                 "totalBytes": info.file_size, "columns": []}
                                for info in files[start : start + size]]}
     if start + size < len(files):
@@ -433,19 +461,24 @@ class _KaggleHandler(BaseHTTPRequestHandler):
         if path.endswith("/security.OAuthService/IntrospectToken"):
             if body.get("token") == TOKEN:
                 return self._json(200, {"active": True, "username": USERNAME})
-            return self._json(401, {"code": 401, "message": "Unauthenticated: invalid access token"})
-        if path.endswith(("/datasets.DatasetApiService/DownloadDataset", "/datasets.DatasetApiService/ListDatasetFiles")):
+            return self._json(401, {"code": 401,
+                                    "message": "Unauthenticated: invalid access token"})
+        if path.endswith(("/datasets.DatasetApiService/DownloadDataset",
+                          "/datasets.DatasetApiService/ListDatasetFiles")):
             if not self._authorised():
                 return self._json(401, {"code": 401, "message": "Unauthenticated"})
             if f"{body.get('ownerSlug')}/{body.get('datasetSlug')}" != DATASET:
                 return self._json(404, {"code": 404, "message": "Dataset not found"})
         if path.endswith("/datasets.DatasetApiService/ListDatasetFiles"):
-            return self._json(200, dataset_file_listing(body.get("pageToken"), body.get("pageSize")))
+            listing = dataset_file_listing(body.get("pageToken"), body.get("pageSize"))
+            return self._json(200, listing)
         if path.endswith("/datasets.DatasetApiService/DownloadDataset"):
             if self.mode == "403":
-                return self._json(403, {"code": 403, "message": "Permission 'datasets.get' was denied"})
+                return self._json(403, {"code": 403,
+                                        "message": "Permission 'datasets.get' was denied"})
             self.send_response(302)
-            self.send_header("Location", f"http://127.0.0.1:{self.server.server_address[1]}/files/archive.zip")
+            port = self.server.server_address[1]
+            self.send_header("Location", f"http://127.0.0.1:{port}/files/archive.zip")
             self.send_header("Content-Length", "0")
             return self.end_headers()
         return self._json(404, {"code": 404, "message": f"emulated Kaggle does not answer {path}"})
@@ -498,7 +531,8 @@ def start_kaggle(mode: str | None = None) -> str:
 
 def serve_kaggle(mode: str) -> str:
     """Restart this process's emulated Kaggle service in ``mode`` and point the client at it."""
-    import kagglesdk.kaggle_env as module  # first: importing it (re)starts the service in the default mode
+    # first: importing it (re)starts the service in the default mode
+    import kagglesdk.kaggle_env as module
 
     url = start_kaggle(mode)
     point_kaggle_at(url, module)
@@ -548,5 +582,5 @@ def install() -> None:
     sys.meta_path.insert(0, _PatchAfterImport())
 
 
-__all__ = ["TOKEN", "USERNAME", "KEY", "install", "start_kaggle", "point_kaggle_at", "cache_dir", "builder_for",
-           "cached_kaggle_archive", "serve_kaggle"]
+__all__ = ["TOKEN", "USERNAME", "KEY", "install", "start_kaggle", "point_kaggle_at", "cache_dir",
+           "builder_for", "cached_kaggle_archive", "serve_kaggle"]

@@ -16,7 +16,8 @@ from urllib.parse import unquote, urlsplit
 
 import pytest
 
-BROWSER = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+BROWSER = next(filter(None, map(shutil.which, ("chromium", "chromium-browser", "google-chrome"))),
+               None)
 DRIVER = shutil.which("chromedriver")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 if not (BROWSER and DRIVER):
@@ -28,7 +29,8 @@ if not (BROWSER and DRIVER):
 if IN_CI:
     from selenium import webdriver
 else:
-    webdriver = pytest.importorskip("selenium.webdriver", reason="needs selenium (pip install selenium)")
+    webdriver = pytest.importorskip("selenium.webdriver",
+                                    reason="needs selenium (pip install selenium)")
 
 # Run in the page once it has loaded; returns what a student would miss.
 INSPECT = """
@@ -43,7 +45,8 @@ return {
       .filter(d => !drawn(d)).map(d => d.id),
   plots: document.querySelectorAll('.plotly-graph-div').length,
   links: Array.from(document.querySelectorAll('a[href]')).map(a => a.getAttribute('href')),
-  ids: Array.from(document.querySelectorAll('[id], a[name]')).map(e => e.id || e.getAttribute('name')),
+  ids: Array.from(document.querySelectorAll('[id], a[name]'))
+      .map(e => e.id || e.getAttribute('name')),
   network: performance.getEntriesByType('resource').map(r => r.name)
       .filter(n => !n.startsWith('file:') && !n.startsWith('data:')),
   height: document.documentElement.scrollHeight,
@@ -76,7 +79,8 @@ def _link_problem(page: Path, href: str, ids: set[str]) -> str | None:
     target = page if not parts.path else (page.parent / unquote(parts.path))
     if not target.exists():
         return f"link {href!r}: {target.name} does not exist"
-    # A browser looks for the fragment as written, then percent-decoded (nbconvert's ids are encoded).
+    # A browser looks for the fragment as written, then percent-decoded (nbconvert's ids are
+    # encoded).
     if parts.fragment and target == page and not {parts.fragment, unquote(parts.fragment)} & ids:
         return f"link {href!r}: no element with that id on the page"
     return None
@@ -139,8 +143,10 @@ def test_check_catches_a_broken_page(browser, course_site, tmp_path):
     assert any("02_padding_stride_pooling" in p for p in index_problems), index_problems
 
     page = broken / "03_mnist_convnet_vs_mlp.html"  # its plotly figures, without plotly.js
-    page.write_text(page.read_text(encoding="utf-8").replace('<script src="plotly.min.js"></script>', ""),
-                    encoding="utf-8")
+    text = page.read_text(encoding="utf-8")
+    page.write_text(text.replace('<script src="plotly.min.js"></script>', ""), encoding="utf-8")
     problems, found = check_page(browser, page)
-    assert found["plots"] > 0 and len([p for p in problems if p.startswith("plotly figure not drawn")]) == found["plots"]
-    assert any(p.startswith("console SEVERE") and "Plotly is not defined" in p for p in problems), problems
+    not_drawn = [p for p in problems if p.startswith("plotly figure not drawn")]
+    assert found["plots"] > 0 and len(not_drawn) == found["plots"]
+    assert any(p.startswith("console SEVERE") and "Plotly is not defined" in p
+               for p in problems), problems
