@@ -225,6 +225,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--instructor-out", type=Path, default=None,
                    help="folder for the instructor's test bundle hidden_tests.json "
                         "(default: 'instructor' next to --out, e.g. build/instructor)")
+    p.add_argument("--sync-nbgrader", action="store_true",
+                   help="instead: write nbgrader's cell metadata into the instructor notebooks")
     p.set_defaults(func=_assign)
 
     _add_grade_parser(sub)
