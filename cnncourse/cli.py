@@ -6,6 +6,7 @@
     python -m cnncourse lab pneumonia [--demo …] the chest X-ray lab as a batch job
     python -m cnncourse assign [--out DIR]       student versions of the notebooks
     python -m cnncourse grade SUBMISSIONS…       grade submitted notebooks
+    python -m cnncourse check NOTEBOOK           run a notebook's visible tests as the grader would
     python -m cnncourse refresh NOTEBOOK…        re-record the outputs nbval checks, strip the rest
     python -m cnncourse student-edition --out DIR  the course without solutions (the student branch)
     python -m cnncourse set-repo URL             point Colab links and set-up cells at a fork
@@ -74,6 +75,11 @@ def _assign(args) -> int:
 def _grade(args) -> int:
     grading = _grading()
     return grading.grade_command(args) if grading else 2
+
+
+def _check(args) -> int:
+    grading = _grading()
+    return grading.check_command(args) if grading else 2
 
 
 def _student_edition(args) -> int:
@@ -231,6 +237,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_grade_parser(sub)
 
+    p = sub.add_parser("check", help="check your notebook before handing it in: its visible tests, "
+                                     "run as the grader runs them")
+    p.add_argument("notebook", type=Path)
+    p.add_argument("--timeout", type=int, default=600, help="seconds per cell (default: 600)")
+    p.add_argument("--total-timeout", type=int, default=3600,
+                   help="seconds for the whole notebook (default: 3600)")
+    p.add_argument("--fast", action="store_true", help="fast mode (CNNCOURSE_FAST=1)")
+    p.set_defaults(func=_check)
+
     p = sub.add_parser("student-edition", help="write the student edition: student notebooks, package, data")
     p.add_argument("--out", type=Path, default=Path("build/student-edition"),
                    help="an empty or new folder, or an earlier edition to replace "
@@ -246,7 +261,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 # Commands that never import TensorFlow in this process (their kernels and workers start it).
-WITHOUT_TENSORFLOW = {"course", "refresh", "set-repo", "assign", "grade", "student-edition"}
+WITHOUT_TENSORFLOW = {"course", "refresh", "set-repo", "assign", "grade", "check", "student-edition"}
 
 
 def main(argv: list[str] | None = None) -> int:

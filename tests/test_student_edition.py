@@ -87,7 +87,8 @@ def test_every_notebook_is_a_valid_student_version(edition):
         nbformat.validate(nb)
         exercises = [c for c in nb.cells if c.cell_type == "code" and solution_id(c)]
         assert exercises, f"{rel} has no exercise"
-        assert all("raise NotImplementedError()" in c.source for c in exercises), rel
+        assert all(f'raise NotImplementedError("Exercise {solution_id(c)}: write your solution here")'
+                   in c.source for c in exercises), rel
         assert all(not c.get("outputs") for c in nb.cells if c.cell_type == "code"), rel
 
 
