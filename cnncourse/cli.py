@@ -57,8 +57,11 @@ def _lab(args) -> int:
 
 
 def _grading():
-    """The grading tools, or None (with a message) in the student edition, which leaves them out."""
-    if not (config.PACKAGE_DIR / "grading").is_dir():
+    """The grading tools, or None (with a message) in the student edition: it holds them (for
+    ``check``), but an instructor command there has no instructor notebooks to work on."""
+    from cnncourse.edition import MARKER_FILE
+
+    if config.REPO_ROOT is not None and (config.REPO_ROOT / MARKER_FILE).is_file():
         print("This is the student edition of the course: it has no grading tools. "
               f"Instructors assign and grade from the main branch of {config.REPO_URL}.")
         return None
@@ -78,8 +81,9 @@ def _grade(args) -> int:
 
 
 def _check(args) -> int:
-    grading = _grading()
-    return grading.check_command(args) if grading else 2
+    from cnncourse.grading import check
+
+    return check.check_command(args)
 
 
 def _student_edition(args) -> int:

@@ -3,15 +3,19 @@
 One source per notebook. An exercise is a pair of code cells (see CONTRIBUTING.md):
 
     # Exercise ex00-1                      <- solution cell, first line
-    ### BEGIN SOLUTION
+    <BEGIN_SOLUTION marker>
     share = ...
-    ### END SOLUTION
+    <END_SOLUTION marker>
 
     # Tests: exercise ex00-1 (1 point)     <- test cell, first line
     assert 0 < share < 1                   <- visible tests
-    ### BEGIN HIDDEN TESTS
+    <BEGIN_HIDDEN marker>
     assert abs(share - 0.1) < 1e-9         <- instructor-only tests
-    ### END HIDDEN TESTS
+    <END_HIDDEN marker>
+
+The markers are nbgrader's (the constants below; CONTRIBUTING.md spells them out). This file does
+not: the student edition ships the package, grading tools included (for ``python -m cnncourse
+check``), and must hold no marker text.
 
 The student version replaces each solution block with ``# YOUR CODE HERE`` and
 ``raise NotImplementedError("Exercise ex00-1: write your solution here")`` (indented like the
@@ -31,8 +35,9 @@ import copy
 import re
 from dataclasses import dataclass, field
 
-BEGIN_SOLUTION, END_SOLUTION = "### BEGIN SOLUTION", "### END SOLUTION"
-BEGIN_HIDDEN, END_HIDDEN = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
+_BEGIN, _END = "### BEGIN", "### END"  # joined below, so that no marker text is in this file
+BEGIN_SOLUTION, END_SOLUTION = f"{_BEGIN} SOLUTION", f"{_END} SOLUTION"
+BEGIN_HIDDEN, END_HIDDEN = f"{_BEGIN} HIDDEN TESTS", f"{_END} HIDDEN TESTS"
 MARKDOWN_STUB = "YOUR ANSWER HERE"
 
 #: An exercise id: also nbgrader's ``grade_id`` (which must match ``^[a-zA-Z0-9_-]*$``).
