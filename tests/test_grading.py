@@ -188,6 +188,20 @@ def test_nbgrader_metadata_is_written_once_and_checked():
                                            "task": False}
 
 
+def test_sync_rewrites_only_notebooks_out_of_step(tmp_path):
+    from cnncourse.grading.assign import sync_notebooks
+
+    stale, synced = tmp_path / "stale.ipynb", tmp_path / "synced.ipynb"
+    nbformat.write(synthetic_notebook(), stale)
+    nb = synthetic_notebook()
+    sync_nbgrader(nb)
+    nbformat.write(nb, synced)
+    before = synced.read_bytes()
+    assert sync_notebooks([stale, synced]) == {stale: [3, 4, 6, 7]}
+    assert synced.read_bytes() == before and stale.read_bytes() == before
+    assert sync_notebooks([stale, synced]) == {}
+
+
 def test_markdown_answers_are_stubbed_too():
     cell = new_markdown_cell("Why?\n### BEGIN SOLUTION\nBecause weights are shared.\n### END SOLUTION")
     assert student_source(cell) == "Why?\nYOUR ANSWER HERE"
