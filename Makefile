@@ -6,6 +6,7 @@
 #   make jupyter   open JupyterLab on the course (STUDENT=1: on the student edition, built into build/student-edition/)
 #   make bench     run the benchmark scripts in bench/
 #   make student   write the student versions of the notebooks to build/student/
+#   make test-nbgrader  nbgrader (own venv) takes every notebook; its autograde agrees with grade
 
 PYTHON ?= python3
 VENV   ?= .venv
@@ -20,7 +21,7 @@ PYTEST_WORKERS ?= 2
 # Where make jupyter STUDENT=1 builds the student edition (python -m cnncourse student-edition).
 STUDENT_EDITION ?= build/student-edition
 
-.PHONY: course test test-site test-student test-online jupyter bench student venv clean
+.PHONY: course test test-site test-student test-online test-nbgrader jupyter bench student venv clean
 
 venv: $(STAMP)
 
@@ -77,6 +78,19 @@ test-student: $(STAMP)
 
 student: $(STAMP)
 	$(VPY) -m cnncourse assign --out build/student
+
+# nbgrader (issue 14) in a venv of its own: it pins the Jupyter stack, and students never need it.
+# The kernels it starts run the course's Python (tests/test_nbgrader.py says how).
+NBGRADER_VERSION ?= 0.9.6
+.venv-nbgrader/.installed:
+	@test -x .venv-nbgrader/bin/python || $(PYTHON) -m venv .venv-nbgrader
+	.venv-nbgrader/bin/python -m pip install --quiet --upgrade pip
+	.venv-nbgrader/bin/python -m pip install --quiet "nbgrader==$(NBGRADER_VERSION)"
+	@touch $@
+
+test-nbgrader: $(STAMP) .venv-nbgrader/.installed
+	CNNCOURSE_FAST=1 CNNCOURSE_NBGRADER_VENV=$(CURDIR)/.venv-nbgrader $(VPY) -m pytest \
+		-p no:cacheprovider --durations=5 tests/test_nbgrader.py
 
 clean:
 	rm -rf build .pytest_cache .ruff_cache

@@ -6,6 +6,7 @@
     python -m cnncourse lab pneumonia [--demo …] the chest X-ray lab as a batch job
     python -m cnncourse assign [--out DIR]       student versions of the notebooks
     python -m cnncourse grade SUBMISSIONS…       grade submitted notebooks
+    python -m cnncourse check NOTEBOOK           run a notebook's visible tests as the grader would
     python -m cnncourse refresh NOTEBOOK…        re-record the outputs nbval checks, strip the rest
     python -m cnncourse student-edition --out DIR  the course without solutions (the student branch)
     python -m cnncourse set-repo URL             point Colab links and set-up cells at a fork
@@ -56,8 +57,11 @@ def _lab(args) -> int:
 
 
 def _grading():
-    """The grading tools, or None (with a message) in the student edition, which leaves them out."""
-    if not (config.PACKAGE_DIR / "grading").is_dir():
+    """The grading tools, or None (with a message) in the student edition: it holds them (for
+    ``check``), but an instructor command there has no instructor notebooks to work on."""
+    from cnncourse.edition import MARKER_FILE
+
+    if config.REPO_ROOT is not None and (config.REPO_ROOT / MARKER_FILE).is_file():
         print("This is the student edition of the course: it has no grading tools. "
               f"Instructors assign and grade from the main branch of {config.REPO_URL}.")
         return None
@@ -74,6 +78,12 @@ def _assign(args) -> int:
 def _grade(args) -> int:
     grading = _grading()
     return grading.grade_command(args) if grading else 2
+
+
+def _check(args) -> int:
+    from cnncourse.grading import check
+
+    return check.check_command(args)
 
 
 def _student_edition(args) -> int:
@@ -225,9 +235,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--instructor-out", type=Path, default=None,
                    help="folder for the instructor's test bundle hidden_tests.json "
                         "(default: 'instructor' next to --out, e.g. build/instructor)")
+    p.add_argument("--sync-nbgrader", action="store_true",
+                   help="instead: write nbgrader's cell metadata into the instructor notebooks")
     p.set_defaults(func=_assign)
 
     _add_grade_parser(sub)
+
+    p = sub.add_parser("check", help="check your notebook before handing it in: its visible tests, "
+                                     "run as the grader runs them")
+    p.add_argument("notebook", type=Path)
+    p.add_argument("--timeout", type=int, default=600, help="seconds per cell (default: 600)")
+    p.add_argument("--total-timeout", type=int, default=3600,
+                   help="seconds for the whole notebook (default: 3600)")
+    p.add_argument("--fast", action="store_true", help="fast mode (CNNCOURSE_FAST=1)")
+    p.set_defaults(func=_check)
 
     p = sub.add_parser("student-edition", help="write the student edition: student notebooks, package, data")
     p.add_argument("--out", type=Path, default=Path("build/student-edition"),
@@ -244,7 +265,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 # Commands that never import TensorFlow in this process (their kernels and workers start it).
-WITHOUT_TENSORFLOW = {"course", "refresh", "set-repo", "assign", "grade", "student-edition"}
+WITHOUT_TENSORFLOW = {"course", "refresh", "set-repo", "assign", "grade", "check", "student-edition"}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -3,8 +3,9 @@
 ``python -m cnncourse student-edition --out DIR`` writes a complete, installable copy of the
 course to ``DIR``: the student versions of every notebook (made by ``assign``), the package, the
 shipped data, README, requirements and pyproject, so ``pip install -e DIR`` and the notebooks work
-there. It leaves out what only instructors and authors need (tests, docs, benchmarks, CI, the
-package's grading tools, which quote the exercise markers) and writes no instructor bundle.
+there. It leaves out what only instructors and authors need (tests, docs, benchmarks, CI) and
+writes no instructor bundle. The package's grading tools stay (students run ``python -m cnncourse
+check``); the instructor commands refuse to run in an edition (it holds :data:`MARKER_FILE`).
 
 The GitHub workflow ``.github/workflows/student-edition.yml`` runs this command on every push to
 ``main`` and publishes ``DIR`` to the branch :data:`cnncourse.config.STUDENT_BRANCH`, which the
@@ -31,8 +32,6 @@ from pathlib import Path
 #: Repository paths a student needs (tracked files at or under these; notebooks come from assign).
 INCLUDE = ("README.md", "requirements.txt", "pyproject.toml", "Makefile", ".gitignore", "LICENSE",
            "cnncourse/", "data/", "notebooks/", "labs/")
-#: Instructor-only parts under INCLUDE: the grading tools spell out the exercise markers.
-EXCLUDE = ("cnncourse/grading/",)
 #: Written at the edition's root; marks a folder this command may replace.
 MARKER_FILE = ".student-edition"
 #: The edition's README starts with this line.
@@ -61,7 +60,7 @@ def student_files(root: Path) -> list[str]:
 
     return [path for path in listed
             if path and included(path)
-            and not path.startswith(EXCLUDE) and not path.endswith(".ipynb")
+            and not path.endswith(".ipynb")
             and (root / path).is_file()]  # not a tracked file deleted in the working tree
 
 

@@ -32,7 +32,12 @@ from cnncourse.grading import (
     untested_exercises,
 )
 from cnncourse.grading import grade as grade_module
-from cnncourse.grading.exercises import solution_id, student_source
+from cnncourse.grading.exercises import (
+    nbgrader_metadata,
+    solution_id,
+    student_source,
+    sync_nbgrader,
+)
 from cnncourse.grading.exercises import tests_header as _tests_header
 
 NOTEBOOKS = course.course_notebooks()
@@ -118,6 +123,7 @@ def test_exercises_are_found_with_ids_points_and_titles():
     (4, "# Tests: exercise syn-1 (1 point)\n### BEGIN HIDDEN TESTS\nassert x", "never closed"),
     (4, "# Tests for exercise syn-1 (1 point)\nassert True", "looks like a test header"),
     (1, "### BEGIN HIDDEN TESTS\nassert True\n### END HIDDEN TESTS", "neither"),
+    (3, "# Exercise syn.1\n### BEGIN SOLUTION\nx = 1\n### END SOLUTION", "nbgrader's grade_id"),
 ])
 def test_broken_markers_are_reported_with_cell_and_reason(index, source, message):
     nb = synthetic_notebook()
@@ -131,9 +137,12 @@ def test_broken_markers_are_reported_with_cell_and_reason(index, source, message
 def test_student_version_stubs_solutions_drops_hidden_tests_keeps_the_rest():
     instructor = synthetic_notebook()
     student = make_student_version(instructor, "99_synthetic")
-    assert student.cells[3].source == ("# Exercise syn-1\ndef double(x):\n    # YOUR CODE HERE\n"
-                                       "    raise NotImplementedError()")
-    assert student.cells[6].source == "# Exercise syn-2\n# YOUR CODE HERE\nraise NotImplementedError()\nprint(root)"
+    assert student.cells[3].source == (
+        "# Exercise syn-1\ndef double(x):\n    # YOUR CODE HERE\n"
+        '    raise NotImplementedError("Exercise syn-1: write your solution here")')
+    assert student.cells[6].source == (
+        '# Exercise syn-2\n# YOUR CODE HERE\nraise NotImplementedError("Exercise syn-2: write your '
+        'solution here")\nprint(root)')
     assert student.cells[4].source == "# Tests: exercise syn-1 (1 point)\nassert double(2) == 4, 'double(2) should be 4'"
     for before, after in zip(instructor.cells, student.cells, strict=True):
         assert after.get("id") == before.get("id") and after.cell_type == before.cell_type
@@ -147,6 +156,50 @@ def test_student_version_stubs_solutions_drops_hidden_tests_keeps_the_rest():
     assert find_leaks(instructor, text) == []
     assert "secret hidden message" not in text and "math.sqrt(2)" not in text and "2 * x" not in text
     assert find_leaks(instructor, nbformat.writes(instructor)), "the leak scan finds what is there"
+
+
+#: nbgrader 0.9's cell metadata (schema 3) for an autograded answer and for autograder tests, as
+#: nbgrader's own "create assignment" toolbar writes them.
+NBGRADER_ANSWER = {"grade": False, "grade_id": "syn-1-answer", "locked": False, "schema_version": 3,
+                   "solution": True, "task": False}
+NBGRADER_TESTS = {"grade": True, "grade_id": "syn-2", "locked": True, "points": 2,
+                  "schema_version": 3, "solution": False, "task": False}
+
+
+def test_nbgrader_metadata_is_written_once_and_checked():
+    nb = synthetic_notebook()
+    warned = [w for w in check_format(nb, "99_synthetic").warnings if "metadata.nbgrader" in w]
+    assert [w.split(":")[0] for w in warned] == [f"99_synthetic, cell {i}" for i in (3, 4, 6, 7)]
+    nb.cells[1].metadata["nbgrader"] = dict(NBGRADER_ANSWER, grade_id="stale")  # not an exercise
+    assert sync_nbgrader(nb) == [1, 3, 4, 6, 7]
+    assert sync_nbgrader(nb) == []
+    assert "nbgrader" not in nb.cells[1].metadata and "nbgrader" not in nb.cells[0].metadata
+    assert nb.cells[3].metadata["nbgrader"] == NBGRADER_ANSWER
+    assert nb.cells[7].metadata["nbgrader"] == NBGRADER_TESTS
+    assert check_format(nb, "99_synthetic").warnings == []
+    nb.cells[7].source = nb.cells[7].source.replace("(2 points)", "(3 points)")
+    nb.cells[5].source = nb.cells[5].source.replace("(2 points)", "(3 points)")
+    assert [w.split(":")[0] for w in check_format(nb, "99_synthetic").warnings] == [
+        "99_synthetic, cell 7"]
+    markdown = new_markdown_cell("Why?\n### BEGIN SOLUTION\nShared weights.\n### END SOLUTION")
+    markdown.id = "why"
+    assert nbgrader_metadata(markdown) == {"grade": True, "grade_id": "answer-why", "locked": False,
+                                           "points": 0, "schema_version": 3, "solution": True,
+                                           "task": False}
+
+
+def test_sync_rewrites_only_notebooks_out_of_step(tmp_path):
+    from cnncourse.grading.assign import sync_notebooks
+
+    stale, synced = tmp_path / "stale.ipynb", tmp_path / "synced.ipynb"
+    nbformat.write(synthetic_notebook(), stale)
+    nb = synthetic_notebook()
+    sync_nbgrader(nb)
+    nbformat.write(nb, synced)
+    before = synced.read_bytes()
+    assert sync_notebooks([stale, synced]) == {stale: [3, 4, 6, 7]}
+    assert synced.read_bytes() == before and stale.read_bytes() == before
+    assert sync_notebooks([stale, synced]) == {}
 
 
 def test_markdown_answers_are_stubbed_too():
@@ -179,7 +232,8 @@ def test_assign_writes_student_notebooks_and_a_separate_bundle(tmp_path):
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_course_notebook_follows_the_exercise_format(path):
     nb = nbformat.read(path, as_version=4)
-    assert check_format(nb, path.stem).errors == []
+    report = check_format(nb, path.stem)
+    assert report.errors == [] and report.warnings == []
     exercises = find_exercises(nb, path.stem)
     minimum = 5 if path.parent.name == "labs" else 2
     assert len(exercises) >= minimum, f"{path.name}: {len(exercises)} exercises, at least {minimum} expected"

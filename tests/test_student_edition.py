@@ -22,6 +22,7 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 from cnncourse import config, course
 from cnncourse.edition import build_edition
 from cnncourse.grading.exercises import solution_id
+from cnncourse.grading.exercises import tests_header as _tests_header
 
 ROOT = config.REPO_ROOT
 WORKFLOW = ROOT / ".github" / "workflows" / "student-edition.yml"
@@ -69,10 +70,10 @@ def test_holds_what_a_student_needs_and_no_instructor_material(edition):
     names = {p.relative_to(edition).as_posix() for p in edition.rglob("*") if p.is_file()}
     assert sorted(n for n in names if n.endswith(".ipynb")) == sorted(NOTEBOOKS)
     for needed in ("README.md", "pyproject.toml", "requirements.txt", "cnncourse/__init__.py",
-                   "cnncourse/checks.py", "data/mnist-sample/t10k-images-idx3-ubyte.gz"):
+                   "cnncourse/checks.py", "cnncourse/grading/check.py",
+                   "data/mnist-sample/t10k-images-idx3-ubyte.gz"):
         assert needed in names
-    for left_out in ("cnncourse/grading/", "tests/", "docs/", "bench/", ".github/", ".ci/",
-                     "build/"):
+    for left_out in ("tests/", "docs/", "bench/", ".github/", ".ci/", "build/"):
         assert not any(n.startswith(left_out) for n in names), left_out
     assert "CONTRIBUTING.md" not in names
     assert not any("hidden_tests" in n for n in names)
@@ -88,7 +89,8 @@ def test_every_notebook_is_a_valid_student_version(edition):
         nbformat.validate(nb)
         exercises = [c for c in nb.cells if c.cell_type == "code" and solution_id(c)]
         assert exercises, f"{rel} has no exercise"
-        assert all("raise NotImplementedError()" in c.source for c in exercises), rel
+        stub = 'raise NotImplementedError("Exercise {}: write your solution here")'
+        assert all(stub.format(solution_id(c)) in c.source for c in exercises), rel
         assert all(not c.get("outputs") for c in nb.cells if c.cell_type == "code"), rel
 
 
@@ -148,7 +150,7 @@ def test_nothing_a_student_runs_needs_the_grading_tools(edition):
         code = "\n".join(c.source for c in nbformat.read(edition / rel, as_version=4).cells)
         assert "grading" not in code, rel
     for path in (edition / "cnncourse").rglob("*.py"):
-        if path.name in ("cli.py", "edition.py"):  # instructor commands, say so in the edition
+        if path.name in ("cli.py", "edition.py") or path.parent.name == "grading":  # commands
             continue
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, ast.ImportFrom | ast.Import):
@@ -165,6 +167,24 @@ def test_instructor_commands_in_the_edition_say_where_they_are(edition, command)
                             env={**os.environ, "PYTHONPATH": str(edition)}, timeout=60)
     assert result.returncode == 2, result
     assert "student edition" in result.stdout and "main branch" in result.stdout, result
+
+
+def test_students_check_their_notebook_with_the_editions_own_package(edition, tmp_path):
+    student = new_notebook(cells=[
+        new_code_cell("import cnncourse\nhome = cnncourse.__file__"),
+        new_code_cell("# Exercise tiny-1\n# YOUR CODE HERE\n"
+                      'raise NotImplementedError("Exercise tiny-1: write your solution here")'),
+        new_code_cell("# Tests: exercise tiny-1 (1 point)\nassert answer_value > 0"),
+        new_code_cell(f"assert home.startswith({str(edition)!r}), home"),
+    ])
+    nbformat.write(student, tmp_path / "99_tiny.ipynb")
+    command = [sys.executable, "-m", "cnncourse", "check", str(tmp_path / "99_tiny.ipynb")]
+    result = subprocess.run(command, cwd=edition, capture_output=True, text=True, timeout=300,
+                            env={**os.environ, "PYTHONPATH": str(edition)})
+    assert result.returncode == 1, result.stdout + result.stderr
+    raised = "NotImplementedError: Exercise tiny-1: write your solution here"
+    assert f"your exercise cell raised {raised}" in result.stdout, result.stdout
+    assert "other cells that raised" not in result.stdout, "the kernel imported another cnncourse"
 
 
 def _tiny_course(root: Path, readme: str) -> Path:
@@ -300,25 +320,33 @@ def test_workflow_passes_actionlint(workflow):
                     reason="make test-student runs the lecture parts (CI: after make test)")
 @pytest.mark.parametrize("rel", NOTEBOOKS)
 def test_lecture_part_runs_up_to_the_first_exercise(edition, rel):
-    """Execute the student notebook, as the edition's own package sees it, up to its first
-    exercise."""
+    """Execute the student notebook, as the edition's own package sees it, through its first
+    exercise: the first error must be that exercise's NotImplementedError, naming it, raised by the
+    exercise cell (or by its test cell, when the stub sits in a function the tests call)."""
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError
 
     path = edition / rel
     nb = nbformat.read(path, as_version=4)
     first = next(i for i, c in enumerate(nb.cells) if c.cell_type == "code" and solution_id(c))
+    ex_id = solution_id(nb.cells[first])
+    tests = next(i for i, c in enumerate(nb.cells) if (_tests_header(c) or [None])[0] == ex_id)
     check = new_code_cell("import cnncourse\n"
                           f"assert cnncourse.__file__.startswith({str(edition)!r}), "
                           "cnncourse.__file__")
-    nb.cells = [check, *nb.cells[:first]]
+    nb.cells = [check, *nb.cells[:tests + 1]]
     env = {**os.environ, "CNNCOURSE_FAST": "1", "PYTHONPATH": str(edition),
            "CNNCOURSE_CACHE_DIR": str(config.cache_dir()), "TF_CPP_MIN_LOG_LEVEL": "3",
            "TF_ENABLE_ONEDNN_OPTS": "0", "MPLBACKEND": "Agg"}
     client = NotebookClient(nb, timeout=900, kernel_name="python3",
                             resources={"metadata": {"path": str(path.parent)}})
-    try:
+    with pytest.raises(CellExecutionError) as raised:
         client.execute(env=env)
-    except CellExecutionError as exc:
-        pytest.fail(f"{rel}: a cell before the first exercise failed in the student edition:\n"
-                    f"{exc}")
+    failed = [i - 1 for i, c in enumerate(nb.cells)
+              if any(o.get("output_type") == "error" for o in c.get("outputs", []))]
+    assert failed and failed[0] in (first, tests), (
+        f"{rel}: cell {failed[0] if failed else '?'} failed before the first exercise "
+        f"(cell {first}):\n{raised.value}")
+    assert (raised.value.ename, raised.value.evalue) == (
+        "NotImplementedError", f"Exercise {ex_id}: write your solution here"
+    ), f"{rel}:\n{raised.value}"

@@ -3,7 +3,8 @@
 - :mod:`~cnncourse.grading.exercises`: the exercise format (nbgrader's markers), checks, student versions;
 - :mod:`~cnncourse.grading.assign`: ``python -m cnncourse assign`` / ``make student``;
 - :mod:`~cnncourse.grading.grade`: ``python -m cnncourse grade SUBMISSIONS... --out grades.csv``;
-- :mod:`~cnncourse.grading.worker`: executes one submission in a process of its own.
+- :mod:`~cnncourse.grading.worker`: executes one submission in a process of its own;
+- :mod:`~cnncourse.grading.check`: ``python -m cnncourse check NOTEBOOK``, the visible tests for students.
 
 Nothing here imports TensorFlow.
 """
@@ -13,6 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from cnncourse.grading.assign import assign, assign_command
+from cnncourse.grading.check import check_command, check_notebook
 from cnncourse.grading.course_tests import CourseNotebook, load_course
 from cnncourse.grading.exercises import (
     Exercise,
@@ -36,7 +38,7 @@ from cnncourse.grading.grade import (
 
 __all__ = [
     "CourseNotebook", "Exercise", "ExerciseFormatError", "Grade", "GradeSettings", "assign",
-    "assign_command", "check_format", "expand_submissions", "feedback_text", "find_exercises",
+    "assign_command", "check_command", "check_format", "check_notebook", "expand_submissions", "feedback_text", "find_exercises",
     "find_leaks", "grade_command", "grade_submission", "grade_submissions", "load_course",
     "make_student_version", "untested_exercises", "write_csv", "write_feedback",
 ]

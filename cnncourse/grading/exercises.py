@@ -3,19 +3,29 @@
 One source per notebook. An exercise is a pair of code cells (see CONTRIBUTING.md):
 
     # Exercise ex00-1                      <- solution cell, first line
-    ### BEGIN SOLUTION
+    <BEGIN_SOLUTION marker>
     share = ...
-    ### END SOLUTION
+    <END_SOLUTION marker>
 
     # Tests: exercise ex00-1 (1 point)     <- test cell, first line
     assert 0 < share < 1                   <- visible tests
-    ### BEGIN HIDDEN TESTS
+    <BEGIN_HIDDEN marker>
     assert abs(share - 0.1) < 1e-9         <- instructor-only tests
-    ### END HIDDEN TESTS
+    <END_HIDDEN marker>
+
+The markers are nbgrader's (the constants below; CONTRIBUTING.md spells them out). This file does
+not: the student edition ships the package, grading tools included (for ``python -m cnncourse
+check``), and must hold no marker text.
 
 The student version replaces each solution block with ``# YOUR CODE HERE`` and
-``raise NotImplementedError()`` (indented like the marker), drops the hidden-test blocks
-and clears every output. Nothing here imports TensorFlow or executes code.
+``raise NotImplementedError("Exercise ex00-1: write your solution here")`` (indented like the
+marker), drops the hidden-test blocks and clears every output. Nothing here imports TensorFlow
+or executes code.
+
+The markers are nbgrader's, and every solution and test cell also carries the
+``metadata.nbgrader`` that nbgrader expects (:func:`nbgrader_metadata`), so instructors who
+run nbgrader can use the notebooks as they are: ``python -m cnncourse assign --sync-nbgrader``
+writes it (:func:`sync_nbgrader`), :func:`check_format` reports a cell where it is out of step.
 """
 
 from __future__ import annotations
@@ -25,19 +35,23 @@ import copy
 import re
 from dataclasses import dataclass, field
 
-BEGIN_SOLUTION, END_SOLUTION = "### BEGIN SOLUTION", "### END SOLUTION"
-BEGIN_HIDDEN, END_HIDDEN = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
-STUB = ("# YOUR CODE HERE", "raise NotImplementedError()")
+_BEGIN, _END = "### BEGIN", "### END"  # joined below, so that no marker text is in this file
+BEGIN_SOLUTION, END_SOLUTION = f"{_BEGIN} SOLUTION", f"{_END} SOLUTION"
+BEGIN_HIDDEN, END_HIDDEN = f"{_BEGIN} HIDDEN TESTS", f"{_END} HIDDEN TESTS"
 MARKDOWN_STUB = "YOUR ANSWER HERE"
 
-_ID = r"[A-Za-z0-9][\w.-]*"
+#: An exercise id: also nbgrader's ``grade_id`` (which must match ``^[a-zA-Z0-9_-]*$``).
+_ID = r"[A-Za-z0-9][A-Za-z0-9_-]*"
 SOLUTION_HEADER = re.compile(rf"^#\s*Exercise\s+({_ID})\s*$")
-TESTS_HEADER = re.compile(rf"^#\s*Tests:\s*exercise\s+({_ID})\s*\((\d+(?:\.\d+)?)\s*points?\)\s*$",
-                          re.IGNORECASE)
+TESTS_HEADER = re.compile(
+    rf"^#\s*Tests:\s*exercise\s+({_ID})\s*\((\d+(?:\.\d+)?)\s*points?\)\s*$", re.IGNORECASE)
 #: Any first line that looks like a test cell, even a mangled one: never trusted in a submission.
 LOOSE_TESTS_HEADER = re.compile(r"^\s*#\s*tests?\b", re.IGNORECASE)
-MARKDOWN_HEADER = re.compile(rf"^#+\s*Exercise\s+({_ID})\b[^\n]*?\((\d+(?:\.\d+)?)\s*points?\)",
-                             re.IGNORECASE | re.MULTILINE)
+MARKDOWN_HEADER = re.compile(
+    rf"^#+\s*Exercise\s+({_ID})\b[^\n]*?\((\d+(?:\.\d+)?)\s*points?\)",
+    re.IGNORECASE | re.MULTILINE)
+#: The version of nbgrader's cell metadata written (nbgrader 0.9 reads version 3).
+NBGRADER_SCHEMA = 3
 _MARKERS = (BEGIN_SOLUTION, END_SOLUTION, BEGIN_HIDDEN, END_HIDDEN)
 
 
@@ -57,22 +71,26 @@ class Exercise:
     tests_source: str  #: the whole instructor test cell: visible and hidden tests
     solution_cell_id: str | None = None
     title: str = ""
-    #: names the tests read that the exercise cell binds: they leave the student's kernel as plain data
+    #: names the tests read that the exercise cell binds: they leave the student's kernel as
+    #: plain data
     values: list[str] = field(default_factory=list)
-    #: other names the tests read that the instructor's cells bind: the clean room gets the instructor's
+    #: other names the tests read that the instructor's cells bind: the clean room gets the
+    #: instructor's
     context: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict:
-        return {"id": self.id, "points": self.points, "notebook": self.notebook, "title": self.title,
-                "solution_index": self.solution_index, "tests_index": self.tests_index,
+        return {"id": self.id, "points": self.points, "notebook": self.notebook,
+                "title": self.title, "solution_index": self.solution_index,
+                "tests_index": self.tests_index,
                 "solution_cell_id": self.solution_cell_id, "tests_source": self.tests_source,
                 "values": self.values, "context": self.context}
 
     @classmethod
     def from_json(cls, data: dict) -> Exercise:
-        return cls(**{k: data[k] for k in ("id", "points", "notebook", "solution_index", "tests_index",
-                                           "tests_source", "values", "context")},
-                   solution_cell_id=data.get("solution_cell_id"), title=data.get("title", ""))
+        fields = ("id", "points", "notebook", "solution_index", "tests_index", "tests_source",
+                  "values", "context")
+        return cls(**{k: data[k] for k in fields}, solution_cell_id=data.get("solution_cell_id"),
+                   title=data.get("title", ""))
 
 
 @dataclass
@@ -140,92 +158,204 @@ def _loose_marker(source: str) -> str | None:
     """A line that looks like a marker but is not spelled exactly (it would not be stripped)."""
     for line in source.split("\n"):
         text = line.strip()
-        if re.match(r"^#+\s*(BEGIN|END)\s+(SOLUTION|HIDDEN\s+TESTS)\b", text, re.IGNORECASE) and text not in _MARKERS:
+        looks_like = re.match(r"^#+\s*(BEGIN|END)\s+(SOLUTION|HIDDEN\s+TESTS)\b", text,
+                              re.IGNORECASE)
+        if looks_like and text not in _MARKERS:
             return text
     return None
 
 
+def stub(exercise_id: str) -> tuple[str, str]:
+    """The lines that replace a solution block in the student version of ``exercise_id``."""
+    return ("# YOUR CODE HERE",
+            f'raise NotImplementedError("Exercise {exercise_id}: write your solution here")')
+
+
+# ----------------------------------------------------------------------------- nbgrader's metadata
+
+def _markdown_answer(cell) -> bool:
+    return cell.get("cell_type") == "markdown" and BEGIN_SOLUTION in _marker_lines(source_of(cell))
+
+
+def nbgrader_metadata(cell) -> dict | None:
+    """The ``metadata.nbgrader`` nbgrader expects on this cell; None for a cell that is neither
+    an exercise cell, a test cell nor a markdown answer (such a cell carries none).
+
+    An exercise cell is an autograded answer (``grade_id`` ``<id>-answer``), its test cell the
+    autograder tests (``grade_id`` the exercise id, its points), a markdown cell with a solution
+    block a manually graded answer (``grade_id`` from the cell id, 0 points: the course's grader
+    does not score prose, the instructor sets the points in nbgrader).
+    """
+    ex_id, header = solution_id(cell), tests_header(cell)
+    if ex_id is not None:
+        flags, grade_id, points = (True, False, False), f"{ex_id}-answer", None
+    elif header is not None:
+        flags, grade_id, points = (False, True, True), header[0], header[1]
+    elif _markdown_answer(cell):
+        flags, grade_id, points = (True, True, False), f"answer-{cell.get('id', '')}", 0.0
+    else:
+        return None
+    solution, grade, locked = flags
+    meta = {"grade": grade, "grade_id": re.sub(r"[^A-Za-z0-9_-]", "-", grade_id),
+            "locked": locked, "schema_version": NBGRADER_SCHEMA, "solution": solution,
+            "task": False}
+    if points is not None:
+        meta["points"] = int(points) if float(points).is_integer() else points
+    return meta
+
+
+def sync_nbgrader(nb) -> list[int]:
+    """Write :func:`nbgrader_metadata` into every cell (and remove stale nbgrader metadata);
+    returns the indices of the cells changed. Running it again changes nothing."""
+    changed = []
+    for index, cell in enumerate(nb.cells):
+        wanted = nbgrader_metadata(cell)
+        if cell.get("metadata", {}).get("nbgrader") == wanted:
+            continue
+        metadata = cell.setdefault("metadata", {})
+        if wanted is None:
+            metadata.pop("nbgrader")
+        else:
+            metadata["nbgrader"] = wanted
+        changed.append(index)
+    return changed
+
+
+def _nbgrader_warnings(nb, name: str) -> list[str]:
+    stale = [i for i, c in enumerate(nb.cells)
+             if c.get("metadata", {}).get("nbgrader") != nbgrader_metadata(c)]
+    if not stale:
+        return []
+    return [f"{name}, cell {i}: its metadata.nbgrader is out of step with the cell (nbgrader needs "
+            "it); run `python -m cnncourse assign --sync-nbgrader`" for i in stale]
+
+
+# ----------------------------------------------------------------------------- the format check
+
+@dataclass
+class _Seen:
+    """What :func:`check_format` has seen so far, cell by cell."""
+
+    intro_points: dict[str, float]
+    solutions: dict[str, int] = field(default_factory=dict)
+    tested: set[str] = field(default_factory=set)
+
+
+def _check_markdown(source: str, markers: set[str], where: str, report: Report) -> None:
+    if markers - {BEGIN_SOLUTION, END_SOLUTION}:
+        report.errors.append(f"{where}: hidden-test markers belong in a test cell, not in markdown")
+    found = _blocks(source.split("\n"), BEGIN_SOLUTION, END_SOLUTION)
+    if isinstance(found, str):
+        report.errors.append(f"{where}: {found}")
+
+
+def _check_solution(ex_id: str, source: str, markers: set[str], where: str, index: int,
+                    seen: _Seen, report: Report) -> None:
+    if ex_id in seen.solutions:
+        report.errors.append(f"{where}: exercise id {ex_id!r} already used by cell "
+                             f"{seen.solutions[ex_id]}")
+    seen.solutions[ex_id] = index
+    if markers & {BEGIN_HIDDEN, END_HIDDEN}:
+        report.errors.append(f"{where}: hidden tests belong in the test cell, not the exercise "
+                             "cell")
+    found = _blocks(source.split("\n"), BEGIN_SOLUTION, END_SOLUTION)
+    if isinstance(found, str):
+        report.errors.append(f"{where}: {found}")
+    elif not found:
+        report.errors.append(f"{where}: exercise {ex_id} has no '{BEGIN_SOLUTION}' ... "
+                             f"'{END_SOLUTION}' block")
+    if ex_id not in seen.intro_points:
+        report.warnings.append(f"{where}: no markdown cell introduces exercise {ex_id} "
+                               "('### Exercise <id> — title (<n> points)')")
+
+
+def _check_tests(header: tuple[str, float], source: str, markers: set[str], where: str,
+                 seen: _Seen, report: Report) -> None:
+    tid, points = header
+    if tid not in seen.solutions:
+        report.errors.append(f"{where}: test cell for exercise {tid!r} has no "
+                             f"'# Exercise {tid}' cell before it")
+    if tid in seen.tested:
+        report.errors.append(f"{where}: a second test cell for exercise {tid!r}")
+    seen.tested.add(tid)
+    if points <= 0:
+        report.errors.append(f"{where}: exercise {tid} must be worth more than 0 points")
+    if tid in seen.intro_points and seen.intro_points[tid] != points:
+        report.errors.append(f"{where}: exercise {tid} is worth {format_points(points)} points in "
+                             f"its test cell but {format_points(seen.intro_points[tid])} in the "
+                             "markdown")
+    if markers & {BEGIN_SOLUTION, END_SOLUTION}:
+        report.errors.append(f"{where}: solution markers belong in the exercise cell, not the "
+                             "test cell")
+    found = _blocks(source.split("\n"), BEGIN_HIDDEN, END_HIDDEN)
+    if isinstance(found, str):
+        report.errors.append(f"{where}: {found}")
+
+
+def _check_other_code(cell, markers: set[str], where: str, report: Report) -> None:
+    line = first_line(cell)
+    bad_id = re.match(r"^#\s*(?:Tests:\s*)?Exercise\s+(\S+)", line, re.IGNORECASE)
+    if bad_id and not re.fullmatch(_ID, bad_id.group(1).rstrip(" (")):
+        report.errors.append(f"{where}: exercise id {bad_id.group(1)!r} must be letters, digits, "
+                             "'-' and '_' (nbgrader's grade_id), e.g. ex03-2")
+    elif markers:
+        report.errors.append(f"{where}: markers {sorted(markers)} in a cell that is neither "
+                             "'# Exercise <id>' nor '# Tests: exercise <id> (<n> points)'")
+    if LOOSE_TESTS_HEADER.match(line) and "exercise" in line.lower() and not bad_id:
+        report.errors.append(f"{where}: first line {line!r} looks like a test header but does "
+                             "not match '# Tests: exercise <id> (<n> points)'")
+
+
 def check_format(nb, name: str = "notebook") -> Report:
-    """Check a notebook against the exercise format; returns errors and warnings (never raises)."""
+    """Check a notebook against the exercise format; returns errors and warnings (never raises).
+
+    Errors make a notebook unsafe to assign or grade; nbgrader metadata out of step with the
+    cells is a warning (the course's own tools do not read it; nbgrader refuses the notebook).
+    """
     report = Report()
-    solutions: dict[str, int] = {}
-    tested: set[str] = set()
     markdown = "\n".join(source_of(c) for c in nb.cells if c.get("cell_type") == "markdown")
-    intro_points = {m.group(1): float(m.group(2)) for m in MARKDOWN_HEADER.finditer(markdown)}
+    seen = _Seen({m.group(1): float(m.group(2)) for m in MARKDOWN_HEADER.finditer(markdown)})
     for index, cell in enumerate(nb.cells):
         where = f"{name}, cell {index}"
         source = source_of(cell)
         loose = _loose_marker(source)
         if loose:
-            report.errors.append(f"{where}: '{loose}' is not an exact marker; write one of {', '.join(_MARKERS)}")
+            report.errors.append(f"{where}: '{loose}' is not an exact marker; write one of "
+                                 f"{', '.join(_MARKERS)}")
         markers = _marker_lines(source)
         if cell.get("cell_type") == "markdown":
-            if markers - {BEGIN_SOLUTION, END_SOLUTION}:
-                report.errors.append(f"{where}: hidden-test markers belong in a test cell, not in markdown")
-            found = _blocks(source.split("\n"), BEGIN_SOLUTION, END_SOLUTION)
-            if isinstance(found, str):
-                report.errors.append(f"{where}: {found}")
+            _check_markdown(source, markers, where, report)
+        elif cell.get("cell_type") != "code":
             continue
-        if cell.get("cell_type") != "code":
-            continue
-        ex_id, header = solution_id(cell), tests_header(cell)
-        if ex_id is not None:
-            if ex_id in solutions:
-                report.errors.append(f"{where}: exercise id {ex_id!r} already used by cell {solutions[ex_id]}")
-            solutions[ex_id] = index
-            if markers & {BEGIN_HIDDEN, END_HIDDEN}:
-                report.errors.append(f"{where}: hidden tests belong in the test cell, not the exercise cell")
-            found = _blocks(source.split("\n"), BEGIN_SOLUTION, END_SOLUTION)
-            if isinstance(found, str):
-                report.errors.append(f"{where}: {found}")
-            elif not found:
-                report.errors.append(f"{where}: exercise {ex_id} has no '{BEGIN_SOLUTION}' ... '{END_SOLUTION}' block")
-            if ex_id not in intro_points:
-                report.warnings.append(f"{where}: no markdown cell introduces exercise {ex_id} "
-                                       "('### Exercise <id> — title (<n> points)')")
-        elif header is not None:
-            tid, points = header
-            if tid not in solutions:
-                report.errors.append(f"{where}: test cell for exercise {tid!r} has no '# Exercise {tid}' cell before it")
-            if tid in tested:
-                report.errors.append(f"{where}: a second test cell for exercise {tid!r}")
-            tested.add(tid)
-            if points <= 0:
-                report.errors.append(f"{where}: exercise {tid} must be worth more than 0 points")
-            if tid in intro_points and intro_points[tid] != points:
-                report.errors.append(f"{where}: exercise {tid} is worth {format_points(points)} points in its "
-                                     f"test cell but {format_points(intro_points[tid])} in the markdown")
-            if markers & {BEGIN_SOLUTION, END_SOLUTION}:
-                report.errors.append(f"{where}: solution markers belong in the exercise cell, not the test cell")
-            found = _blocks(source.split("\n"), BEGIN_HIDDEN, END_HIDDEN)
-            if isinstance(found, str):
-                report.errors.append(f"{where}: {found}")
+        elif solution_id(cell) is not None:
+            _check_solution(solution_id(cell), source, markers, where, index, seen, report)
+        elif tests_header(cell) is not None:
+            _check_tests(tests_header(cell), source, markers, where, seen, report)
         else:
-            if markers:
-                report.errors.append(f"{where}: markers {sorted(markers)} in a cell that is neither "
-                                     "'# Exercise <id>' nor '# Tests: exercise <id> (<n> points)'")
-            if LOOSE_TESTS_HEADER.match(first_line(cell)) and "exercise" in first_line(cell).lower():
-                report.errors.append(f"{where}: first line {first_line(cell)!r} looks like a test header but "
-                                     "does not match '# Tests: exercise <id> (<n> points)'")
-    for ex_id, index in solutions.items():
-        if ex_id not in tested:
+            _check_other_code(cell, markers, where, report)
+    for ex_id, index in seen.solutions.items():
+        if ex_id not in seen.tested:
             report.errors.append(f"{name}, cell {index}: exercise {ex_id} has no "
                                  f"'# Tests: exercise {ex_id} (<n> points)' cell after it")
+    report.warnings += _nbgrader_warnings(nb, name)
     return report
 
 
 def find_exercises(nb, name: str = "notebook") -> list[Exercise]:
-    """The exercises of an instructor notebook in order; ExerciseFormatError if the format is broken."""
+    """The exercises of an instructor notebook in order; ExerciseFormatError if the format is
+    broken."""
     report = check_format(nb, name)
     if report.errors:
-        raise ExerciseFormatError(f"{name} breaks the exercise format:\n  " + "\n  ".join(report.errors))
+        raise ExerciseFormatError(f"{name} breaks the exercise format:\n  "
+                                  + "\n  ".join(report.errors))
     markdown = "\n".join(source_of(c) for c in nb.cells if c.get("cell_type") == "markdown")
     titles = {}
     for line in markdown.split("\n"):
         match = MARKDOWN_HEADER.match(line)
         if match:
             title = re.sub(r"^#+\s*Exercise\s+", "", line)
-            titles[match.group(1)] = re.sub(r"\s*\(\d+(?:\.\d+)?\s*points?\)\s*$", "", title, flags=re.I).strip()
+            title = re.sub(r"\s*\(\d+(?:\.\d+)?\s*points?\)\s*$", "", title, flags=re.I)
+            titles[match.group(1)] = title.strip()
     solutions = {solution_id(c): (i, c) for i, c in enumerate(nb.cells) if solution_id(c)}
     exercises = []
     for index, cell in enumerate(nb.cells):
@@ -235,13 +365,15 @@ def find_exercises(nb, name: str = "notebook") -> list[Exercise]:
             sol_index, sol_cell = solutions[ex_id]
             values, context = judged_names(nb, sol_index, source_of(cell))
             exercises.append(Exercise(ex_id, points, name, sol_index, index, source_of(cell),
-                                      sol_cell.get("id"), titles.get(ex_id, ex_id), values, context))
+                                      sol_cell.get("id"), titles.get(ex_id, ex_id), values,
+                                      context))
     return exercises
 
 
 def judged_names(nb, solution_index: int, tests_source: str) -> tuple[list[str], list[str]]:
     """(values, context) of a test cell: the names it reads that the exercise cell binds (the
-    student's values), and those that other instructor code cells bind (the instructor's context)."""
+    student's values), and those that other instructor code cells bind (the instructor's
+    context)."""
     import builtins
 
     read = names_read(_python_only(tests_source)) - set(dir(builtins))
@@ -254,7 +386,8 @@ def judged_names(nb, solution_index: int, tests_source: str) -> tuple[list[str],
 
 
 def imported_modules(sources: list[str]) -> list[str]:
-    """Modules that code imports (``from a import b`` gives ``a`` and ``a.b``), in first-seen order."""
+    """Modules that code imports (``from a import b`` gives ``a`` and ``a.b``), in first-seen
+    order."""
     found: dict[str, None] = {}
     for source in sources:
         for node in _nodes(_python_only(source)):
@@ -262,7 +395,8 @@ def imported_modules(sources: list[str]) -> list[str]:
                 found.update((a.name, None) for a in node.names)
             elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
                 found[node.module] = None
-                found.update((f"{node.module}.{a.name}", None) for a in node.names if a.name != "*")
+                found.update((f"{node.module}.{a.name}", None)
+                             for a in node.names if a.name != "*")
     return list(found)
 
 
@@ -290,11 +424,11 @@ def student_source(cell) -> str:
         return source
     if tests_header(cell):
         return _strip_blocks(source, BEGIN_HIDDEN, END_HIDDEN, ()).rstrip("\n")
-    return _strip_blocks(source, BEGIN_SOLUTION, END_SOLUTION, STUB)
+    return _strip_blocks(source, BEGIN_SOLUTION, END_SOLUTION, stub(solution_id(cell)))
 
 
 def make_student_version(nb, name: str = "notebook"):
-    """A copy of an instructor notebook with solutions stubbed, hidden tests removed, outputs cleared.
+    """A copy of an instructor notebook: solutions stubbed, hidden tests removed, no outputs.
 
     Everything else (cell order, ids, markdown, metadata) stays identical. The notebook's
     metadata records which course notebook it is, so the grader can match a renamed file.
@@ -324,7 +458,8 @@ def _protected_lines(cells) -> tuple[list[list[str]], set[str]]:
                 secret_blocks.append(lines[start + 1:stop])
                 for i in range(start, stop + 1):
                     inside[i] = True
-        public.update(_code_part(line) for line, hidden in zip(lines, inside, strict=True) if not hidden)
+        public.update(_code_part(line)
+                      for line, hidden in zip(lines, inside, strict=True) if not hidden)
     return secret_blocks, public
 
 
@@ -334,7 +469,7 @@ def _code_part(line: str) -> str:
 
 
 def find_leaks(instructor_nb, text: str) -> list[str]:
-    """Solution or hidden-test lines of ``instructor_nb`` that appear in ``text`` (e.g. a student file).
+    """Solution or hidden-test lines of ``instructor_nb`` found in ``text`` (e.g. a student file).
 
     A line counts when it is not blank, not a bare comment or marker, at least 8 characters long,
     and does not also appear outside the protected blocks of the instructor notebook (a solution
@@ -384,7 +519,8 @@ def names_read(source: str) -> set[str]:
 
 def _python_only(source: str) -> str:
     """Drop IPython magics and shell lines so the code parses."""
-    return "\n".join("" if line.lstrip().startswith(("%", "!")) else line for line in source.split("\n"))
+    return "\n".join("" if line.lstrip().startswith(("%", "!")) else line
+                     for line in source.split("\n"))
 
 
 def untested_exercises(nb, name: str = "notebook") -> list[str]:
@@ -407,7 +543,7 @@ def untested_exercises(nb, name: str = "notebook") -> list[str]:
         rest_of_solution = _strip_blocks(source_of(solution_cell), BEGIN_SOLUTION, END_SOLUTION, ())
         earlier |= names_bound(_python_only(rest_of_solution))
         if not (names_read(_python_only(exercise.tests_source)) & (created - earlier)):
-            problems.append(f"{name}: the tests of {exercise.id} read no name that only its solution "
-                            f"defines (solution defines {sorted(created) or 'nothing'})")
+            problems.append(f"{name}: the tests of {exercise.id} read no name that only its "
+                            f"solution defines (solution defines {sorted(created) or 'nothing'})")
     return problems
 

@@ -159,7 +159,8 @@ class Prepared:
     solutions: dict[int, str]
     missing: dict[str, str]  # exercise id -> why its tests could not be placed
     notes: list[str]
-    snapshot: int | None = None  #: index of the cell that pickles the context before any student code
+    snapshot: int | list[int] | None = None  #: index of the cell that pickles the context before any student code
+    #: (check: a list, one before each exercise cell)
     own_context: set[str] = field(default_factory=set)  #: exercises judged with that snapshot's context
 
 

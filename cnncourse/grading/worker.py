@@ -362,6 +362,13 @@ async def _start_student(job: Job, student: Kernel, index: int) -> None:
         raise RuntimeError("the student's kernel did not start")
 
 
+def _snapshot_cells(spec: dict) -> set:
+    """Cells whose output reports context pickles: the grader's one snapshot, or one before each
+    exercise cell (``python -m cnncourse check``, which has no instructor run)."""
+    snapshot = spec.get("snapshot")
+    return set(snapshot) if isinstance(snapshot, list) else {snapshot}
+
+
 async def _run_student(job: Job, student: Kernel, room: Kernel, channel: Channel) -> None:
     captures = {int(k): v for k, v in job.spec["captures"].items()}
     for index, cell in job.code_cells():
@@ -371,7 +378,7 @@ async def _run_student(job: Job, student: Kernel, room: Kernel, channel: Channel
         if seconds is None:
             break
         record = await student.run(cell, index, seconds)
-        if index == job.spec.get("snapshot"):  # ran before any student code: its output is the grader's
+        if index in _snapshot_cells(job.spec):  # ran before student code: its output is the grader's
             _read_references(job, record)
         if job.stopped(student, index, record):
             break
