@@ -30,7 +30,7 @@ $(STAMP): requirements.txt pyproject.toml
 	$(VPY) -m pip install --quiet --upgrade pip
 	$(VPY) -m pip install --quiet "$(TF_PACKAGE)" -r requirements.txt
 	$(VPY) -m pip install --quiet --no-deps -e .
-	$(VPY) -m ipykernel install --sys-prefix --name python3 >/dev/null
+	$(VPY) -c 'from cnncourse import course; course.install_kernelspec()' >/dev/null
 	@touch $(STAMP)
 
 course: $(STAMP)

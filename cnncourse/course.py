@@ -9,8 +9,10 @@ still run, and the exit code is non-zero.
 
 from __future__ import annotations
 
+import json
 import os
 import re
+import sys
 import tempfile
 import time
 from dataclasses import dataclass
@@ -100,6 +102,23 @@ CHECK_MARK = "NBVAL_CHECK_OUTPUT"
 # instead of forwarding them into cell outputs; Python's print, warnings and tracebacks still
 # reach the cells. This keeps oneDNN on (1.2-2.3x faster CPU training) without the notice.
 KERNEL_ARGUMENTS = ["--IPKernelApp.capture_fd_output=False"]
+
+
+def install_kernelspec(prefix: str | Path = sys.prefix) -> Path:
+    """Install the ``python3`` kernel spec into ``prefix`` (the venv), with :data:`KERNEL_ARGUMENTS`.
+
+    ``make venv`` runs this, so the kernels JupyterLab starts (``make jupyter``) keep oneDNN on and
+    its start-up notice out of the first cell that imports TensorFlow, as the course runner's do;
+    the notice goes to the terminal that runs JupyterLab. Returns the kernel spec's folder.
+    """
+    from ipykernel.kernelspec import install
+
+    folder = Path(install(kernel_name="python3", prefix=str(prefix)))
+    spec_file = folder / "kernel.json"
+    spec = json.loads(spec_file.read_text())
+    spec["argv"] += [argument for argument in KERNEL_ARGUMENTS if argument not in spec["argv"]]
+    spec_file.write_text(json.dumps(spec, indent=1))
+    return folder
 
 
 def kernel_environment() -> dict[str, str]:
