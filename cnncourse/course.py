@@ -9,7 +9,6 @@ still run, and the exit code is non-zero.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import sys
@@ -104,21 +103,28 @@ CHECK_MARK = "NBVAL_CHECK_OUTPUT"
 KERNEL_ARGUMENTS = ["--IPKernelApp.capture_fd_output=False"]
 
 
-def install_kernelspec(prefix: str | Path = sys.prefix) -> Path:
-    """Install the ``python3`` kernel spec into ``prefix`` (the venv), with :data:`KERNEL_ARGUMENTS`.
+#: Where IPython looks for the environment's own config (``sys.prefix/etc/ipython``): every kernel
+#: started with this Python reads it, whatever started the kernel.
+KERNEL_CONFIG_FOLDER = Path(sys.prefix) / "etc" / "ipython"
+
+
+def install_kernel_config(folder: str | Path = KERNEL_CONFIG_FOLDER) -> Path:
+    """Write :data:`KERNEL_ARGUMENTS` as ``ipython_kernel_config.py`` into ``folder`` (default: the venv's).
 
     ``make venv`` runs this, so the kernels JupyterLab starts (``make jupyter``) keep oneDNN on and
-    its start-up notice out of the first cell that imports TensorFlow, as the course runner's do;
-    the notice goes to the terminal that runs JupyterLab. Returns the kernel spec's folder.
+    its start-up notice out of the first cell that imports TensorFlow, as the runner's kernels do;
+    the notice goes to JupyterLab's terminal. A config file rather than the kernel spec's command
+    line: the runner passes the same arguments on the command line, and a setting given twice
+    there stops the kernel. Returns the file written.
     """
-    from ipykernel.kernelspec import install
-
-    folder = Path(install(kernel_name="python3", prefix=str(prefix)))
-    spec_file = folder / "kernel.json"
-    spec = json.loads(spec_file.read_text())
-    spec["argv"] += [argument for argument in KERNEL_ARGUMENTS if argument not in spec["argv"]]
-    spec_file.write_text(json.dumps(spec, indent=1))
-    return folder
+    lines = ["# Written by cnncourse.course.install_kernel_config (make venv): cnncourse.course.KERNEL_ARGUMENTS"]
+    for argument in KERNEL_ARGUMENTS:
+        name, value = argument.removeprefix("--").split("=", 1)
+        lines.append(f"c.{name} = {value}")
+    path = Path(folder) / "ipython_kernel_config.py"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines) + "\n")
+    return path
 
 
 def kernel_environment() -> dict[str, str]:
