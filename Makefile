@@ -32,6 +32,7 @@ $(STAMP): requirements.txt pyproject.toml
 	$(VPY) -m pip install --quiet "$(TF_PACKAGE)" -r requirements.txt
 	$(VPY) -m pip install --quiet --no-deps -e .
 	$(VPY) -m ipykernel install --sys-prefix --name python3 >/dev/null
+	$(VPY) -c 'from cnncourse import course; course.install_kernel_config()'
 	@touch $(STAMP)
 
 course: $(STAMP)

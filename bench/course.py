@@ -45,23 +45,26 @@ def one_epoch() -> dict:
     model.train_on_batch(x_train[:64], y_train[:64])  # traces the training step
     start = time.perf_counter()
     model.fit(x_train, y_train, epochs=1, batch_size=64, verbose=0)
-    return {"seconds": time.perf_counter() - start, "onednn": bool(_pywrap_util_port.IsMklEnabled())}
+    return {"seconds": time.perf_counter() - start,
+            "onednn": bool(_pywrap_util_port.IsMklEnabled())}
 
 
 def run(setting: str) -> dict:
     environ = dict(os.environ, TF_ENABLE_ONEDNN_OPTS=SETTINGS[setting])
-    out = subprocess.run([sys.executable, __file__, "--child"], capture_output=True, text=True, env=environ,
-                         check=False)
+    out = subprocess.run([sys.executable, __file__, "--child"], capture_output=True, text=True,
+                         env=environ, check=False)
     if out.returncode != 0:
         raise RuntimeError(f"oneDNN {setting} run failed:\n{out.stderr[-2000:]}")
     result = json.loads(out.stdout.strip().splitlines()[-1])
     if result["onednn"] != (setting == "on"):
-        raise RuntimeError(f"asked for oneDNN {setting}, TensorFlow reports oneDNN {'on' if result['onednn'] else 'off'}")
+        reported = "on" if result["onednn"] else "off"
+        raise RuntimeError(f"asked for oneDNN {setting}, TensorFlow reports oneDNN {reported}")
     return result
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=3, help="runs per setting (default 3)")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -70,7 +73,8 @@ def main() -> None:
         return
     if args.rounds < 1:
         parser.error(f"--rounds must be at least 1, got {args.rounds}")
-    print(f"simple_cnn, 8,000 MNIST-sample digits, batch 64, one epoch; {platform.processor() or platform.machine()}, "
+    machine = platform.processor() or platform.machine()
+    print(f"simple_cnn, 8,000 MNIST-sample digits, batch 64, one epoch; {machine}, "
           f"{os.cpu_count()} CPUs")
     seconds = {setting: [] for setting in SETTINGS}
     for round_ in range(args.rounds):
@@ -81,8 +85,10 @@ def main() -> None:
             print(f"  round {round_ + 1}  oneDNN {setting:<3}  {took:6.2f} s", flush=True)
     for name, pick in (("best", min), ("median", statistics.median)):
         on, off = pick(seconds["on"]), pick(seconds["off"])
-        print(f"{name:<6} per epoch: oneDNN on {on:.2f} s, off {off:.2f} s; off / on = {off / on:.2f}x")
-    print("(above 1: oneDNN is faster; on a busy machine trust the best times, and rerun when idle)")
+        print(f"{name:<6} per epoch: oneDNN on {on:.2f} s, off {off:.2f} s; "
+              f"off / on = {off / on:.2f}x")
+    print("(above 1: oneDNN is faster; on a busy machine trust the best times, "
+          "and rerun when idle)")
 
 
 if __name__ == "__main__":

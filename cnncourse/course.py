@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 import tempfile
 import time
 from dataclasses import dataclass
@@ -103,6 +104,30 @@ CHECK_MARK = "NBVAL_CHECK_OUTPUT"
 # instead of forwarding them into cell outputs; Python's print, warnings and tracebacks still
 # reach the cells. This keeps oneDNN on (1.2-2.3x faster CPU training) without the notice.
 KERNEL_ARGUMENTS = ["--IPKernelApp.capture_fd_output=False"]
+
+
+#: Where IPython looks for the environment's own config (``sys.prefix/etc/ipython``): every kernel
+#: started with this Python reads it, whatever started the kernel.
+KERNEL_CONFIG_FOLDER = Path(sys.prefix) / "etc" / "ipython"
+
+
+def install_kernel_config(folder: str | Path = KERNEL_CONFIG_FOLDER) -> Path:
+    """Write :data:`KERNEL_ARGUMENTS` as ``ipython_kernel_config.py`` into ``folder`` (default: the venv's).
+
+    ``make venv`` runs this, so the kernels JupyterLab starts (``make jupyter``) keep oneDNN on and
+    its start-up notice out of the first cell that imports TensorFlow, as the runner's kernels do;
+    the notice goes to JupyterLab's terminal. A config file rather than the kernel spec's command
+    line: the runner passes the same arguments on the command line, and a setting given twice
+    there stops the kernel. Returns the file written.
+    """
+    lines = ["# Written by cnncourse.course.install_kernel_config (make venv): cnncourse.course.KERNEL_ARGUMENTS"]
+    for argument in KERNEL_ARGUMENTS:
+        name, value = argument.removeprefix("--").split("=", 1)
+        lines.append(f"c.{name} = {value}")
+    path = Path(folder) / "ipython_kernel_config.py"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines) + "\n")
+    return path
 
 
 def kernel_environment() -> dict[str, str]:
