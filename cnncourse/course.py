@@ -112,7 +112,8 @@ KERNEL_CONFIG_FOLDER = Path(sys.prefix) / "etc" / "ipython"
 
 
 def install_kernel_config(folder: str | Path = KERNEL_CONFIG_FOLDER) -> Path:
-    """Write :data:`KERNEL_ARGUMENTS` as ``ipython_kernel_config.py`` into ``folder`` (default: the venv's).
+    """Write :data:`KERNEL_ARGUMENTS` as ``ipython_kernel_config.py`` into ``folder`` (default:
+    the venv's).
 
     ``make venv`` runs this, so the kernels JupyterLab starts (``make jupyter``) keep oneDNN on and
     its start-up notice out of the first cell that imports TensorFlow, as the runner's kernels do;
@@ -120,7 +121,8 @@ def install_kernel_config(folder: str | Path = KERNEL_CONFIG_FOLDER) -> Path:
     line: the runner passes the same arguments on the command line, and a setting given twice
     there stops the kernel. Returns the file written.
     """
-    lines = ["# Written by cnncourse.course.install_kernel_config (make venv): cnncourse.course.KERNEL_ARGUMENTS"]
+    lines = ["# Written by cnncourse.course.install_kernel_config (make venv): "
+             "cnncourse.course.KERNEL_ARGUMENTS"]
     for argument in KERNEL_ARGUMENTS:
         name, value = argument.removeprefix("--").split("=", 1)
         lines.append(f"c.{name} = {value}")

@@ -67,26 +67,31 @@ def test_course_kernels_run_with_onednn_and_keep_its_notice_out_of_outputs(tmp_p
     assert "oneDNN" not in terminal and "without encryption" not in terminal, terminal
 
 
-def test_jupyter_kernels_read_the_installed_kernel_config_and_keep_the_notice_out(tmp_path, monkeypatch):
+def test_jupyter_kernels_read_the_installed_kernel_config_and_keep_the_notice_out(tmp_path,
+                                                                                 monkeypatch):
     """make jupyter: JupyterLab starts plain kernels, which read the config make venv installs."""
     from IPython.core.application import ENV_CONFIG_DIRS
     from nbclient import NotebookClient
 
-    assert str(course.KERNEL_CONFIG_FOLDER) in ENV_CONFIG_DIRS, "IPython would not read the venv's config"
-    # A profile folder is read the same way as the venv's config folder (which the test must not write).
+    assert str(course.KERNEL_CONFIG_FOLDER) in ENV_CONFIG_DIRS, "IPython would not read it"
+    # A profile folder is read the same way as the venv's config folder (which the test must not
+    # write).
     course.install_kernel_config(tmp_path / "ipython" / "profile_default")
     monkeypatch.setenv("IPYTHONDIR", str(tmp_path / "ipython"))
     for name in ("TF_ENABLE_ONEDNN_OPTS", "TF_CPP_MIN_LOG_LEVEL", "PYTEST_CURRENT_TEST"):
         monkeypatch.delenv(name, raising=False)  # JupyterLab sets none of them
     nb = nbformat.read(_notebook(tmp_path / "tf.ipynb", ONEDNN_CELL), as_version=4)
     with open(tmp_path / "kernel.log", "wb") as kernel_log:  # no extra arguments, as JupyterLab
-        NotebookClient(nb, timeout=300, kernel_name="python3").execute(stdout=kernel_log, stderr=kernel_log)
+        NotebookClient(nb, timeout=300, kernel_name="python3").execute(stdout=kernel_log,
+                                                                       stderr=kernel_log)
     assert [(o.name, o.text) for o in nb.cells[0].outputs] == [("stdout", ONEDNN_OUTPUT)]
     if config.version_tuple(env.installed_version("tensorflow")) >= (2, 21):
         assert "oneDNN custom operations are on" in (tmp_path / "kernel.log").read_text()
-    # The runner's kernels get the same setting on the command line as well: the kernel still starts.
+    # The runner's kernels get the same setting on the command line as well: the kernel still
+    # starts.
     nb = nbformat.read(_notebook(tmp_path / "runner.ipynb", "print(1 + 1)"), as_version=4)
-    NotebookClient(nb, timeout=120, kernel_name="python3", extra_arguments=course.KERNEL_ARGUMENTS).execute()
+    NotebookClient(nb, timeout=120, kernel_name="python3",
+                   extra_arguments=course.KERNEL_ARGUMENTS).execute()
     assert nb.cells[0].outputs[0].text == "2\n"
 
 
