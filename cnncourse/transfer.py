@@ -145,9 +145,15 @@ def _download_failure_message(display: str, filename: str, reason: str) -> str:
     )
 
 
-def _load_backbone(name: str, input_shape: tuple, weights, timeout_s: float = 60.0):
-    """The keras.applications network without its top, and a note on where its weights came from."""
-    spec = BACKBONES[name]
+def load_backbone(name: str, input_shape: tuple, weights="imagenet-or-random",
+                  timeout_s: float = 60.0):
+    """``(network, source)``: the keras.applications network ``name`` (see :data:`BACKBONES`)
+    without its top, for images of ``input_shape``, and where its weights came from.
+
+    ``weights`` as in :func:`build_transfer_model`; a download waits at most ``timeout_s`` per
+    connection. The lab builds its transfer model by hand around this network.
+    """
+    spec = BACKBONES[check.one_of("backbone", name.lower(), BACKBONES)]
     builder = getattr(keras.applications, spec.application)
     kwargs = {"include_top": False, "input_shape": tuple(input_shape)}
     if weights is None:
@@ -224,7 +230,7 @@ def build_transfer_model(backbone="mobilenetv2", input_shape=(224, 224, 3), num_
                 f"pretrained backbones take 3-channel images, got input_shape {input_shape}; "
                 "repeat a grayscale channel three times (the course's X-ray pipeline does this)"
             )
-        base, source = _load_backbone(key, input_shape, weights)
+        base, source = load_backbone(key, input_shape, weights)
         mode = BACKBONES[key].preprocessing
     else:
         raise TypeError(f"backbone must be a name from {sorted(BACKBONES)} or a keras.Model, "

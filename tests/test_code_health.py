@@ -4,16 +4,8 @@ import ast
 import re
 from pathlib import Path
 
-import pytest
-
 PACKAGE = Path(__file__).resolve().parents[1] / "cnncourse"
 MAX_BODY_LINES = 60
-
-#: Functions being split by another change right now (dotted path from ``cnncourse``); this list
-#: only shrinks: a function leaves it when its split is merged (a test below says when).
-BEING_SPLIT = {
-    "pneumonia.training.train",
-}
 
 
 def body_lines(function: ast.FunctionDef | ast.AsyncFunctionDef) -> int:
@@ -54,22 +46,10 @@ def test_body_lines_skips_the_docstring_and_counts_to_the_last_statement():
 def test_no_function_body_longer_than_60_lines():
     found = {name: body_lines(node) for name, node in package_functions()}
     assert len(found) > 100, f"the walk found only {sorted(found)}"
-    too_long = {
-        name: n for name, n in found.items() if n > MAX_BODY_LINES and name not in BEING_SPLIT
-    }
+    too_long = {name: n for name, n in found.items() if n > MAX_BODY_LINES}
     assert not too_long, (
         f"function bodies longer than {MAX_BODY_LINES} lines (docstring excluded): {too_long}; "
         "split them into functions of one job each"
-    )
-
-
-@pytest.mark.parametrize("name", sorted(BEING_SPLIT))
-def test_the_allow_list_names_only_functions_that_still_need_it(name):
-    found = dict(package_functions())
-    if name not in found:
-        pytest.skip(f"{name} does not exist (renamed or removed): take it off BEING_SPLIT")
-    assert body_lines(found[name]) > MAX_BODY_LINES, (
-        f"{name} is {body_lines(found[name])} lines now: take it off BEING_SPLIT"
     )
 
 

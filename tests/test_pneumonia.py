@@ -526,7 +526,8 @@ def test_lab_defaults_are_read_by_train_run_lab_and_the_cli():
     from cnncourse.pneumonia import defaults, lab, training
 
     full = {"backbone": "mobilenetv2", "image_size": 224, "batch_size": 32, "epochs": 6,
-            "fine_tune_epochs": 10, "fine_tune_layers": 50}
+            "fine_tune_epochs": 10, "fine_tune_layers": 50, "learning_rate": 1e-3,
+            "fine_tune_learning_rate": 1e-5, "dropout": 0.2, "patience": 3}
     train_defaults = inspect.signature(training.train).parameters
     assert {name: train_defaults[name].default for name in full} == full
     lab_defaults = inspect.signature(lab.run_lab).parameters

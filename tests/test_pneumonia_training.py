@@ -53,43 +53,74 @@ def data(tmp_path_factory):
 
 def _env(tmp_path, **extra):
     env = {k: v for k, v in os.environ.items() if not k.startswith("KAGGLE_")}
-    env.update(HOME=str(tmp_path), KAGGLE_CONFIG_DIR=str(tmp_path / "no-kaggle"), KERAS_HOME=str(tmp_path / "keras"),
-               CNNCOURSE_CACHE_DIR=str(tmp_path / "cache"), TF_CPP_MIN_LOG_LEVEL="3",
+    env.update(HOME=str(tmp_path), KAGGLE_CONFIG_DIR=str(tmp_path / "no-kaggle"),
+               KERAS_HOME=str(tmp_path / "keras"), CNNCOURSE_CACHE_DIR=str(tmp_path / "cache"),
+               TF_CPP_MIN_LOG_LEVEL="3",
                MPLBACKEND="Agg", **extra)
     return env
 
 
 def _python(code: str, tmp_path: Path, timeout=240, **env):
-    return subprocess.run([sys.executable, "-c", NO_NETWORK + textwrap.dedent(code)], capture_output=True,
-                          text=True, timeout=timeout, env=_env(tmp_path, **env), cwd=tmp_path)
+    return subprocess.run([sys.executable, "-c", NO_NETWORK + textwrap.dedent(code)],
+                          capture_output=True, text=True, timeout=timeout,
+                          env=_env(tmp_path, **env), cwd=tmp_path)
 
 
 def test_two_phase_training_with_a_corrupt_file_and_rerun(data, tmp_path):
     exec(TINY_BACKBONE, globals())
     train_files = pn.list_images(data, "train")  # includes the truncated JPEG: skipped, no crash
     val_files = pn.list_images(data, "test")
-    result = pn.train(train_files, val_files, backbone=tiny_backbone(), image_size=32, batch_size=8,  # noqa: F821
-                      epochs=2, fine_tune_epochs=1, fine_tune_layers=5, run_dir=tmp_path / "run", verbose=0)
+    settings = dict(image_size=32, batch_size=8, epochs=2, fine_tune_epochs=1, fine_tune_layers=5,
+                    run_dir=tmp_path / "run", verbose=0)
+    result = pn.train(train_files, val_files, backbone=tiny_backbone(), **settings)  # noqa: F821
     h = result.history
     assert h.phase.tolist() == [1, 1, 2] and h.epoch.tolist() == [1, 2, 3]
     assert {"loss", "auc", "val_auc", "val_pr_auc"} <= set(h.columns)
     assert 0 <= result.best_val_auc <= 1 and result.best_val_auc == pytest.approx(h.val_auc.max())
     assert (tmp_path / "run" / "model.keras").exists() and not result.mixed_precision
     base = result.model.get_layer("tiny_backbone")
-    assert base.get_layer("conv2").trainable and not base.get_layer("bn1").trainable  # phase 2 unfroze, BN kept
-    again = pn.train(train_files, val_files, backbone=tiny_backbone(), image_size=32, batch_size=8,  # noqa: F821
-                     epochs=2, fine_tune_epochs=1, fine_tune_layers=5, run_dir=tmp_path / "run", verbose=0)
+    # phase 2 unfroze the top, batch norm kept frozen
+    assert base.get_layer("conv2").trainable and not base.get_layer("bn1").trainable
+    again = pn.train(train_files, val_files, backbone=tiny_backbone(), **settings)  # noqa: F821
     assert "already complete" in again.notes[0] and len(again.history) == 3
     images = np.zeros((2, 32, 32, 3), "float32")
-    np.testing.assert_allclose(again.model.predict(images, verbose=0), result.model.predict(images, verbose=0), rtol=1e-5)
+    np.testing.assert_allclose(again.model.predict(images, verbose=0),
+                               result.model.predict(images, verbose=0), rtol=1e-5)
     # Evaluation on a test list that contains the corrupt file: it is skipped and named.
     broken = pn.audit(data).unreadable
-    evaluation = pn.evaluate(result.model, val_files, val_files + broken, n_bootstrap=50, data_label="demo")
+    evaluation = pn.evaluate(result.model, val_files, val_files + broken, n_bootstrap=50,
+                             data_label="demo")
     assert evaluation.skipped_files == broken and evaluation.test["n"] == len(val_files)
     assert 0 <= evaluation.test["roc_auc"] <= 1 and evaluation.table().columns[0] == "test (demo)"
     figure = pn.gradcam_examples(result.model, evaluation, n=2)
     assert figure.cases and all(kind in ("true positive", "false positive", "false negative")
                                 for kind, _, _ in figure.cases)
+
+
+def test_the_steps_train_composes_on_a_tiny_backbone(tmp_path):
+    import keras
+
+    model, source = pn.build_model(_tiny_model(), 32, bias=0.5, dropout=0.3)
+    assert source == "given model" and model.output_shape == (None, 1)
+    # phase 1: only the head learns, 8 pooled features -> one unit: 8 weights + 1 bias
+    assert pn.trainable_parameters(model) == 9
+    assert float(model.get_layer("head").bias.numpy()[0]) == pytest.approx(0.5)
+    assert model.get_layer("dropout").rate == 0.3
+    calls = [node for layer in model.get_config()["layers"] if layer["name"] == "tiny_backbone"
+             for node in layer["inbound_nodes"]]
+    assert [node["kwargs"]["training"] for node in calls] == [False]  # inference mode
+    pn.compile_model(model, 1e-3)
+    assert model.get_compile_config()["loss"] == "binary_crossentropy"
+    assert pn.start_fine_tuning(model, 5, 1e-5) is model
+    # phase 2: the top 5 layers (rescale, conv1, bn1, relu1, conv2) but batch norm:
+    # conv1 3*3*3*8 + 8, conv2 3*3*8*8 + 8, and the head
+    assert pn.trainable_parameters(model) == (216 + 8) + (576 + 8) + 9
+    assert float(keras.ops.convert_to_numpy(model.optimizer.learning_rate)) == pytest.approx(1e-5)
+    callbacks = pn.phase_callbacks(tmp_path, patience=2, best_so_far=0.7)
+    assert [type(c).__name__ for c in callbacks] == ["ModelCheckpoint", "EarlyStopping",
+                                                     "CSVLogger", "BackupAndRestore"]
+    assert {callbacks[0].monitor, callbacks[1].monitor} == {"val_auc"}
+    assert callbacks[0].best == 0.7 and callbacks[1].patience == 2
 
 
 RESUMABLE_RUN = TINY_BACKBONE + textwrap.dedent("""
@@ -115,14 +146,16 @@ def test_killed_training_resumes_where_it_stopped(data, tmp_path):
     script.write_text(NO_NETWORK + RESUMABLE_RUN)
     run = tmp_path / "run"
     cmd = [sys.executable, str(script), str(data), str(run)]
-    first = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env(tmp_path))
+    first = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             env=_env(tmp_path))
     backup = run / "phase2" / "backup" / "training_metadata.json"
     deadline = time.time() + 180
     while time.time() < deadline and first.poll() is None:
         if backup.exists() and json.loads(backup.read_text() or "{}").get("epoch", 0) >= 1:
             break
         time.sleep(0.05)
-    assert first.poll() is None, "training ended before it could be killed:\n" + first.communicate()[1][-2000:]
+    assert first.poll() is None, ("training ended before it could be killed:\n"
+                                  + first.communicate()[1][-2000:])
     first.send_signal(signal.SIGKILL)  # no clean-up: like a Colab disconnect
     out, _ = first.communicate(timeout=30)
     assert "DONE" not in out and not (run / "model.keras").exists()
@@ -133,8 +166,10 @@ def test_killed_training_resumes_where_it_stopped(data, tmp_path):
     assert f"Phase 2 (fine-tuning): resuming after epoch {done} of 4" in second.stdout
     assert second.stdout.count("EPOCH_END") == 4 - done  # phase 1 not repeated, phase 2 continued
     assert "DONE 7" in second.stdout  # 3 + 4 epochs in the history, none twice
-    history = pn.train.__globals__["_RunFolder"](run, json.loads((run / "train_state.json").read_text())["fingerprint"]).history()
-    assert history.phase.tolist() == [1, 1, 1, 2, 2, 2, 2] and history.phase_epoch.tolist() == [0, 1, 2, 0, 1, 2, 3]
+    stored = json.loads((run / "train_state.json").read_text())["fingerprint"]
+    history = pn.train.__globals__["_RunFolder"](run, stored).history()
+    assert history.phase.tolist() == [1, 1, 1, 2, 2, 2, 2]
+    assert history.phase_epoch.tolist() == [0, 1, 2, 0, 1, 2, 3]
     assert (run / "model.keras").exists() and not (run / "phase2" / "backup").exists()
     assert "NETWORK USED" not in second.stderr
 
@@ -143,7 +178,8 @@ def test_mirrored_strategy_over_two_logical_cpus(data, tmp_path):
     result = _python(TINY_BACKBONE + textwrap.dedent(f"""
         import tensorflow as tf
         cpu = tf.config.list_physical_devices("CPU")[0]
-        tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+        tf.config.set_logical_device_configuration(
+            cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
         from cnncourse import pneumonia as pn
         from cnncourse.pneumonia.training import describe_strategy
         default = pn.pick_strategy()  # no GPU here: one device
@@ -151,8 +187,9 @@ def test_mirrored_strategy_over_two_logical_cpus(data, tmp_path):
         mirrored = pn.pick_strategy(devices=tf.config.list_logical_devices("CPU"))
         assert type(mirrored).__name__ == "MirroredStrategy" and mirrored.num_replicas_in_sync == 2
         train = pn.list_images({str(data)!r}, "train")
-        result = pn.train(train[::3], train[1::3], backbone=tiny_backbone, image_size=32, batch_size=8,
-                          epochs=1, fine_tune_epochs=1, fine_tune_layers=5, strategy=mirrored,
+        result = pn.train(train[::3], train[1::3], backbone=tiny_backbone, image_size=32,
+                          batch_size=8, epochs=1, fine_tune_epochs=1, fine_tune_layers=5,
+                          strategy=mirrored,
                           run_dir={str(tmp_path / "run")!r}, verbose=0)
         print("STRATEGY", result.strategy, describe_strategy(default), len(result.history))
     """), tmp_path)
@@ -167,12 +204,13 @@ def test_cli_demo_run_writes_the_run_folder(tmp_path):
     out = tmp_path / "run"
     # The small from-scratch CNN keeps this quick; the two phases of a pretrained backbone are
     # tested above and in labs/lab3_pneumonia.ipynb.
-    args = ["lab", "pneumonia", "--demo", "--backbone", "baseline", "--image-size", "32", "--epochs", "2",
-            "--batch-size", "16", "--out", str(out)]
+    args = ["lab", "pneumonia", "--demo", "--backbone", "baseline", "--image-size", "32",
+            "--epochs", "2", "--batch-size", "16", "--out", str(out)]
     result = _python(CLI.format(args=args), tmp_path, CNNCOURSE_FAST="1")
     assert result.returncode == 0, result.stderr[-3000:]
-    for name in ("model.keras", "config.json", "history.csv", "metrics.json", "audit.csv", "history.html",
-                 "roc.html", "pr.html", "confusion.html", "gradcam.png", "plotly.min.js"):
+    for name in ("model.keras", "config.json", "history.csv", "metrics.json", "audit.csv",
+                 "history.html", "roc.html", "pr.html", "confusion.html", "gradcam.png",
+                 "plotly.min.js"):
         assert (out / name).stat().st_size > 0, name
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["synthetic_data"] is True and "SYNTHETIC" in metrics["data"]
@@ -196,7 +234,8 @@ def test_cli_without_credentials_exits_2_without_touching_the_network(tmp_path):
     assert result.returncode == 2, result.stdout + result.stderr
     assert "Kaggle credentials not found" in result.stderr and "--demo" in result.stderr
     assert "NETWORK USED" not in result.stderr and "Traceback" not in result.stderr
-    missing = _python(CLI.format(args=["lab", "pneumonia", "--data-dir", str(tmp_path / "nowhere")]), tmp_path)
+    nowhere = ["lab", "pneumonia", "--data-dir", str(tmp_path / "nowhere")]
+    missing = _python(CLI.format(args=nowhere), tmp_path)
     assert missing.returncode == 2 and "does not hold the chest X-ray data" in missing.stderr
 
 
@@ -209,10 +248,11 @@ def test_cli_never_shows_the_key(tmp_path):
 
 
 # The settings issue 12 names as changing a run's result, each with a changed value.
-RESULT_SETTINGS = {"backbone": "efficientnetb0", "weights": None, "image_size": 160, "resize": "crop",
-                   "augment": False, "dropout": 0.5, "epochs": 7, "learning_rate": 3e-4,
-                   "fine_tune_learning_rate": 3e-6, "patience": 5, "fine_tune_epochs": 2, "fine_tune_layers": 10,
-                   "seed": 1, "batch_size": 16, "use_class_weights": False}
+RESULT_SETTINGS = {"backbone": "efficientnetb0", "weights": None, "image_size": 160,
+                   "resize": "crop", "augment": False, "dropout": 0.5, "epochs": 7,
+                   "learning_rate": 3e-4, "fine_tune_learning_rate": 3e-6, "patience": 5,
+                   "fine_tune_epochs": 2, "fine_tune_layers": 10, "seed": 1, "batch_size": 16,
+                   "use_class_weights": False}
 
 
 def _default_arguments(files):
@@ -235,8 +275,10 @@ def test_fingerprint_holds_every_argument_of_train_except_the_run_options(data):
 
     parameters = set(inspect.signature(pn.train).parameters)
     assert set(training.RUN_OPTIONS) <= parameters  # no stale names
-    fingerprint = training.fingerprint(_default_arguments(pn.list_images(data, "train")), _tiny_model(), "imagenet")
-    assert set(fingerprint) == parameters - set(training.RUN_OPTIONS) | {"architecture", "weights_source"}
+    arguments = _default_arguments(pn.list_images(data, "train"))
+    fingerprint = training.fingerprint(arguments, _tiny_model(), "imagenet")
+    expected = parameters - set(training.RUN_OPTIONS) | {"architecture", "weights_source"}
+    assert set(fingerprint) == expected
     assert set(RESULT_SETTINGS) | {"train_files", "val_files"} <= set(fingerprint)
     json.dumps(fingerprint)  # stored as JSON
 
@@ -270,13 +312,15 @@ def test_changed_dropout_retrains_and_unchanged_settings_load(data, tmp_path):
     train_files, val_files = pn.list_images(data, "train"), pn.list_images(data, "test")
 
     def run(dropout):
-        return pn.train(train_files, val_files, backbone=_tiny_model, image_size=32, batch_size=8, epochs=1,
-                        fine_tune_epochs=0, dropout=dropout, run_dir=tmp_path / "run", verbose=0)
+        return pn.train(train_files, val_files, backbone=_tiny_model, image_size=32, batch_size=8,
+                        epochs=1, fine_tune_epochs=0, dropout=dropout, run_dir=tmp_path / "run",
+                        verbose=0)
 
     first = run(0.2)
     assert first.notes == []
     changed = run(0.5)
-    assert changed.notes and "dropout: 0.2 -> 0.5" in changed.notes[0] and "training anew" in changed.notes[0]
+    assert changed.notes and "dropout: 0.2 -> 0.5" in changed.notes[0]
+    assert "training anew" in changed.notes[0]
     assert not any("already complete" in n for n in changed.notes) and len(changed.history) == 1
     assert changed.model.get_layer("dropout").rate == 0.5
     same = run(0.5)

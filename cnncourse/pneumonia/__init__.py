@@ -9,7 +9,9 @@ One submodule per step of the lab, all names importable from here:
 - ``layout``: :func:`patient_id`, :func:`list_images`, :func:`label_of` for the Kaggle layout
 - ``split``: :func:`split_train_val` - stratified by class, grouped by patient
 - ``pipeline``: :func:`make_dataset` - tf.data from files, cached, augmented
-- ``training``: :func:`train` - class weights, two phases, checkpoints, resume, strategies
+- ``training``: the lab's steps (:func:`build_model`, :func:`compile_model`,
+  :func:`phase_callbacks`, :func:`fit_phase`, :func:`start_fine_tuning`) and :func:`train`, which
+  composes them - class weights, two phases, checkpoints, resume, strategies
 - ``evaluation``: :func:`evaluate` - threshold on validation, test metrics with intervals
 - ``figures``: :func:`evaluation_figures` (ROC, PR, confusion), :func:`gradcam_examples`
 - ``demo``: :func:`make_demo_xrays` - synthetic X-rays for runs without the real data
@@ -35,7 +37,8 @@ _EXPORTS = {
     "pipeline": ["make_dataset", "xray_augmentation", "decode_and_resize"],
     "demo": ["make_demo_xrays", "is_demo", "DEMO_LABEL"],
     "training": ["train", "TrainResult", "class_weights", "initial_bias", "pick_strategy",
-                 "baseline_cnn"],
+                 "baseline_cnn", "build_model", "compile_model", "phase_callbacks", "fit_phase",
+                 "start_fine_tuning", "trainable_parameters"],
     "evaluation": ["evaluate", "Evaluation", "binary_metrics", "choose_threshold", "roc_curve",
                    "roc_auc",
                  "average_precision", "bootstrap_ci"],

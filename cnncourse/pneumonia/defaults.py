@@ -27,6 +27,10 @@ LAB_DEFAULTS: dict[str, object] = {
     "epochs": (6, 1),  # phase 1: the new head on the frozen backbone
     "fine_tune_epochs": (10, 1),  # phase 2: the top layers of the backbone too
     "fine_tune_layers": 50,
+    "learning_rate": 1e-3,  # phase 1: Adam's default, for a freshly initialised head
+    "fine_tune_learning_rate": 1e-5,  # phase 2: 100x lower, pretrained weights change little
+    "dropout": 0.2,  # before the head
+    "patience": 3,  # early stopping: epochs without a better validation ROC-AUC
 }
 
 
