@@ -13,6 +13,7 @@ import csv
 import json
 import os
 import shutil
+import sys
 import time
 
 import nbformat
@@ -345,6 +346,11 @@ def test_shards_merged_give_the_gradebook_of_one_run(tmp_path, synthetic_course,
         return {p.name: p.read_text() for p in (folder / "feedback").iterdir()}
 
     assert feedback(merged) == feedback(one) and len(feedback(one)) == 3
+    record = json.loads((one / "grades.json").read_text())
+    timings = record["grades"][0]["timings"]  # the instructor notebook's
+    assert timings["start"] > 0 and timings["cells"] > 0 and timings["judging"] > 0, timings
+    if sys.platform == "linux":  # CPU times come from /proc
+        assert timings["cpu_student"] > 0 and timings["cpu_clean_room"] > 0, timings
     terminal = "".join(capfd.readouterr())
     assert "without encryption" not in terminal and "Traceback" not in terminal, terminal
     # a missing shard, a shard given twice, a bad --shard: each says what is wrong, nothing written

@@ -24,12 +24,16 @@ RECORD_FORMAT = "cnncourse-gradebook 1"
 
 @dataclass
 class Timings:
-    """Wall-clock seconds of one submission's grading, by what ran (see the worker)."""
+    """Where one submission's grading time went: wall-clock seconds by phase, CPU seconds by
+    process (see the worker; CPU is read from /proc, 0 where there is none)."""
 
     start: float = 0.0  #: worker up, both kernels started, the clean room's imports done
     cells: float = 0.0  #: the submission's own cells in the student's kernel
     handover: float = 0.0  #: the grader's cells that hand values over (student's kernel)
     judging: float = 0.0  #: the clean room: context and values loaded, test cells run
+    cpu_student: float = 0.0  #: CPU seconds of the student's kernel (its cells and the handover)
+    cpu_clean_room: float = 0.0  #: CPU seconds of the clean room (start, imports, judging)
+    cpu_worker: float = 0.0  #: CPU seconds of the worker process (nbclient, the channel)
 
 
 @dataclass

@@ -139,6 +139,11 @@ class Kernel:
     def pgid(self) -> int | None:
         return getattr(getattr(self.client.km, "provisioner", None), "pgid", None)
 
+    def cpu_seconds(self) -> float:
+        """CPU time (user + system) the kernel's process has used so far; 0 where unknown."""
+        pid = getattr(getattr(self.client.km, "provisioner", None), "pid", None)
+        return _cpu_seconds(pid) if pid else 0.0
+
     def hide_connection_file(self) -> None:
         """Other processes of this user (a submission) cannot find this kernel's key any more."""
         try:
@@ -239,6 +244,15 @@ class Job:
             self.result.notes.append(f"cell {index} could not be executed ({record.ename}: "
                                      f"{record.evalue}); the rest was not run")
         return kernel.dead
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a running process, from /proc (0 where there is none)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return 0.0
 
 
 def _kernel_env(folder: Path, accelerators: bool = True) -> dict:
@@ -448,6 +462,8 @@ async def run_submission(job: Job) -> None:
                 await _run_student(job, student, room, channel)
             finally:
                 server.close()
+                job.result.timings.cpu_student = student.cpu_seconds()
+                job.result.timings.cpu_clean_room = room.cpu_seconds()
 
 
 def run_job(spec: dict) -> dict:
@@ -459,6 +475,7 @@ def run_job(spec: dict) -> dict:
     except Exception as exc:  # the grader's own trouble (a kernel that won't start): a result
         job.result.notes.append(f"grading stopped: {type(exc).__name__}: {exc}")
     job.result.finished = True
+    job.result.timings.cpu_worker = sum(os.times()[:2])
     job.save()
     return asdict(job.result)
 
