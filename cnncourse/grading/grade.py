@@ -613,7 +613,7 @@ def score(name: str, course_nb: CourseNotebook, prepared: Prepared, result: dict
     return Grade(submission=name, notebook=course_nb.name, exercises=exercises, notes=notes,
                  cell_errors=_cell_errors(prepared, result), mode=mode,
                  seconds=float(result.get("seconds", 0.0)),
-                 timings=Timings(**{k: round(v, 1) for k, v in timings.items()})
+                 timings=Timings(**{k: round(v, 2) for k, v in timings.items()})
                  if isinstance(timings, dict) else None)
 
 
