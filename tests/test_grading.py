@@ -362,8 +362,8 @@ def test_shards_merged_give_the_gradebook_of_one_run(tmp_path, synthetic_course,
                     ) == 2
     assert cli.main(["grade", "subs", "--shard", "3/2", "--out", "bad/grades.csv", *common]) == 2
     terminal = capfd.readouterr().out
-    assert "expected the shards 1/2, 2/2 once each, got 1/2\n" in terminal
-    assert "expected the shards 1/2, 2/2 once each, got 1/2, 1/2" in terminal
+    assert "expected each of the shards 1/2 to 2/2 once; missing 2/2\n" in terminal
+    assert "expected each of the shards 1/2 to 2/2 once; missing 2/2; given twice 1/2\n" in terminal
     assert ("--shard: a shard is I/N with 1 <= I <= N (for example 2/4 for the second of four), "
             "got '3/2'") in terminal
     assert not (tmp_path / "bad").exists()

@@ -251,13 +251,19 @@ def _check_shards(records: dict[Path, dict]) -> None:
     if len(kinds) > 1:
         raise ValueError("the records come from different runs: they disagree on the number of "
                          "submissions or on the course's exercises")
-    shards = sorted(tuple(r["shard"]) if r["shard"] else (1, 1) for r in records.values())
-    count = shards[0][1]
-    expected = [(i, count) for i in range(1, count + 1)]
-    if shards != expected:
-        have = ", ".join(f"{i}/{n}" for i, n in shards)
-        raise ValueError(f"expected the shards {', '.join(f'{i}/{n}' for i, n in expected)} once "
-                         f"each, got {have}")
+    shards = [tuple(r["shard"]) if r["shard"] else (1, 1) for r in records.values()]
+    counts = sorted({n for _, n in shards})
+    if len(counts) > 1:
+        raise ValueError(f"the shards split the submissions in different numbers of parts: "
+                         f"{', '.join(f'{i}/{n}' for i, n in sorted(shards))}")
+    count = counts[0]
+    missing = [f"{i}/{count}" for i in range(1, count + 1) if (i, count) not in shards]
+    twice = sorted({f"{i}/{n}" for i, n in shards if shards.count((i, n)) > 1})
+    problems = [f"missing {', '.join(missing)}"] if missing else []
+    problems += [f"given twice {', '.join(twice)}"] if twice else []
+    if problems:
+        raise ValueError(f"expected each of the shards 1/{count} to {count}/{count} once; "
+                         f"{'; '.join(problems)}")
 
 
 def merge(paths: list[Path]) -> tuple[list[Grade], dict[str, list[str]]]:
