@@ -228,9 +228,10 @@ def find_records(paths: list[Path]) -> list[Path]:
 
 def _is_record(path: Path) -> bool:
     try:
-        return json.loads(path.read_text(encoding="utf-8")).get("format") == RECORD_FORMAT
-    except (OSError, ValueError, AttributeError):
+        _read_record(path)
+    except ValueError:
         return False
+    return True
 
 
 def _read_record(path: Path) -> dict:
@@ -238,10 +239,10 @@ def _read_record(path: Path) -> dict:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise ValueError(f"cannot read the shard record {path} ({exc})") from exc
-    found = data.get("format") if isinstance(data, dict) else data
-    if found != RECORD_FORMAT:
+    found = repr(data.get("format")) if isinstance(data, dict) else f"a JSON {type(data).__name__}"
+    if found != repr(RECORD_FORMAT):
         raise ValueError(f"{path} is not a record written by `grade` (expected format "
-                         f"{RECORD_FORMAT!r}, got {found!r})")
+                         f"{RECORD_FORMAT!r}, got {found})")
     return data
 
 

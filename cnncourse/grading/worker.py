@@ -119,12 +119,21 @@ class Kernel:
     """One kernel driven by nbclient: cells with a time limit, an interrupt probe, death
     detected."""
 
-    def __init__(self, nb, cwd: str, iopub_timeout: int, probe_timeout: float):
+    def __init__(self, nb, cwd: str, iopub_timeout: int, probe_timeout: float, sockets: str):
+        """``sockets``: absolute path prefix of the kernel's Unix sockets (IPC transport: no TCP
+        ports to race for when many kernels start at once, no port any local process can reach,
+        and no "running over TCP without encryption" warning in the kernel's log)."""
         from nbclient import NotebookClient
+        from traitlets.config import Config
 
         self.limit, self.replies, self.dead, self.probe_timeout = 60.0, {}, False, probe_timeout
+        Path(sockets).parent.mkdir(parents=True, exist_ok=True)
+        # a Unix socket path has at most 107 bytes (port suffix included): a very long TMPDIR
+        # gets TCP instead
+        transport = {"transport": "ipc", "ip": sockets} if len(sockets) < 96 else {}
         self.client = NotebookClient(
             nb, kernel_name="python3", kernel_manager_class=_native_kernel_manager(),
+            config=Config({"KernelManager": transport}),
             allow_errors=True, interrupt_on_timeout=True,
             timeout_func=lambda cell: max(1, int(self.limit)), shutdown_kernel="immediate",
             error_on_timeout={"ename": TIMEOUT_ENAME, "evalue": "time limit reached",
@@ -209,13 +218,14 @@ class Job:
         self.result.seconds = round(time.monotonic() - self.start, 1)
         _write_json(Path(self.spec["result"]), asdict(self.result))
 
-    def kernel(self, cwd: str, nb=None) -> Kernel:
+    def kernel(self, name: str, cwd: str, nb=None) -> Kernel:
         import nbformat
 
         if nb is None:
             nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("")])
         return Kernel(nb, cwd, int(self.spec.get("iopub_timeout", 10)),
-                      float(self.spec.get("probe_timeout", PROBE_TIMEOUT_S)))
+                      float(self.spec.get("probe_timeout", PROBE_TIMEOUT_S)),
+                      sockets=str(Path(self.spec["scratch"]) / "sockets" / name))
 
     def code_cells(self):
         for index, cell in enumerate(self.nb.cells):
@@ -285,7 +295,7 @@ def _read_references(job: Job, record: CellRecord) -> None:
 
 async def run_reference(job: Job) -> None:
     """Run the instructor notebook; its reference-capture cells report the context pickles."""
-    kernel = job.kernel(job.spec["cwd"], job.nb)
+    kernel = job.kernel("reference", job.spec["cwd"], job.nb)
     async with kernel.client.async_setup_kernel(env=_kernel_env(Path(job.spec["scratch"]))):
         kernel.hide_connection_file()
         job.result.kernel_pgids = [kernel.pgid] if kernel.pgid else []
@@ -442,9 +452,9 @@ async def run_submission(job: Job) -> None:
     import nbformat
 
     scratch = Path(job.spec["scratch"])
-    room = job.kernel(str(scratch / "room"))
+    room = job.kernel("room", str(scratch / "room"))
     job.nb.cells.append(nbformat.v4.new_code_cell("None"))  # where the channel's calls execute
-    student = job.kernel(job.spec["cwd"], job.nb)
+    student = job.kernel("student", job.spec["cwd"], job.nb)
     channel = Channel(student, len(job.nb.cells) - 1,
                       min(job.cell_timeout, float(job.spec["call_limit"])))
     (scratch / "room").mkdir(parents=True, exist_ok=True)
