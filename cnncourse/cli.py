@@ -182,7 +182,8 @@ def _add_doctor_parser(sub) -> None:
 def _add_grade_parser(sub) -> None:
     p = sub.add_parser("grade", help="grade submitted notebooks")
     p.add_argument("submissions", nargs="+", type=Path,
-                   help="submitted .ipynb files (folders: every .ipynb inside)")
+                   help="submitted .ipynb files (folders: every .ipynb inside); with --merge, "
+                        "the shards' gradebooks (their grades.csv, or folders holding them)")
     p.add_argument("--out", type=Path, default=Path("grades.csv"),
                    help="the grades table (default: grades.csv)")
     p.add_argument("--timeout", type=int, default=600, help="seconds per cell (default: 600)")
@@ -195,8 +196,17 @@ def _add_grade_parser(sub) -> None:
     p.add_argument("--tests", type=Path, default=None,
                    help="instructor tests: a hidden_tests.json bundle from `assign` or a folder of "
                         "instructor notebooks (default: this checkout's notebooks)")
-    p.add_argument("--fast", action="store_true",
-                   help="execute submissions in fast mode (CNNCOURSE_FAST=1)")
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--fast", dest="fast", action="store_true", default=True,
+                      help="execute submissions in fast mode, CNNCOURSE_FAST=1 (the default)")
+    mode.add_argument("--full", dest="fast", action="store_false",
+                      help="execute submissions in full mode, CNNCOURSE_FAST=0 (all data, all "
+                           "epochs: slower)")
+    p.add_argument("--shard", default=None, metavar="I/N",
+                   help="grade only the I-th of N parts of the submissions (sorted by path, "
+                        "every N-th), for N jobs on N machines; join them with --merge")
+    p.add_argument("--merge", action="store_true",
+                   help="write one gradebook (and feedback) from the gradebooks of all N shards")
     p.add_argument("--isolate-cache", action="store_true",
                    help="give each submission its own empty CNNCOURSE_CACHE_DIR "
                         "(default: the shared cache)")

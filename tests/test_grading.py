@@ -12,6 +12,8 @@ CNNCOURSE_GRADE_ALL=1 (see docs/instructors.md for the measured cost).
 import csv
 import json
 import os
+import shutil
+import sys
 import time
 
 import nbformat
@@ -22,6 +24,7 @@ from cnncourse import cli, config, course
 from cnncourse.grading import (
     ExerciseFormatError,
     GradeSettings,
+    Shard,
     assign,
     check_format,
     find_exercises,
@@ -322,7 +325,7 @@ def test_grader_survives_bad_submissions_and_is_not_fooled(tmp_path, synthetic_c
                      "--total-timeout", "120", "--tests", str(tmp_path / "repo")])
     assert code == 0
     with open(tmp_path / "out" / "grades.csv", newline="") as f:
-        assert next(csv.reader(f)) == ["submission", "syn-1", "syn-2", "total", "notes"]
+        assert next(csv.reader(f)) == ["submission", "syn-1", "syn-2", "total", "mode", "notes"]
     rows = read_grades(tmp_path / "out" / "grades.csv")
     scores = {os.path.basename(k): (r["syn-1"], r["syn-2"], r["total"]) for k, r in rows.items()}
     assert scores["instructor.ipynb"] == ("1", "2", "3")
@@ -347,6 +350,77 @@ def test_grader_survives_bad_submissions_and_is_not_fooled(tmp_path, synthetic_c
     assert "**3 / 3**" in feedback["subs__instructor.feedback.md"]
     assert "not run: the notebook stopped before these tests" in feedback["subs__killer.feedback.md"]
     assert "did not finish within the time limit" in feedback["subs__slow.feedback.md"]
+
+
+@pytest.mark.parametrize("count", [1, 2, 3, 7, 9])
+def test_shards_split_sorted_paths_every_nth_whatever_the_order_given(count):
+    names = [f"s{i}/{n}.ipynb" for i, n in enumerate("qwertyu")]
+    shards = [Shard.parse(f"{i}/{count}") for i in range(1, count + 1)]
+    chosen = [[names[i] for i in shard.positions(names)] for shard in shards]
+    assert sorted(sum(chosen, [])) == sorted(names)  # every submission in exactly one shard
+    assert chosen[0][0] == "s0/q.ipynb" and [len(c) for c in chosen] == [
+        len(range(i, 7, count)) for i in range(count)]
+    shuffled = names[3:] + names[:3]
+    assert [sorted(shuffled[i] for i in shard.positions(shuffled)) for shard in shards] == chosen
+
+
+@pytest.mark.parametrize("text", ["0/2", "3/2", "1/0", "2", "a/b", "-1/2", ""])
+def test_a_bad_shard_says_what_a_shard_is(text):
+    with pytest.raises(ValueError, match=r"a shard is I/N with 1 <= I <= N .*got " + repr(text)):
+        Shard.parse(text)
+
+
+def test_shards_merged_give_the_gradebook_of_one_run(tmp_path, synthetic_course, monkeypatch,
+                                                      capfd):
+    """grade --shard 1/2 and 2/2, then --merge: the same grades.csv and feedback as one run."""
+    subs = tmp_path / "subs"
+    subs.mkdir()
+    nbformat.write(synthetic_notebook(), subs / "a_instructor.ipynb")
+    variant(subs / "b_student.ipynb")
+    (subs / "c_malformed.ipynb").write_text("{", encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    common = ["--tests", str(tmp_path / "repo"), "--timeout", "60", "--total-timeout", "300"]
+    assert cli.main(["grade", "subs", "--out", "one/grades.csv", "-j", "2", *common]) == 0
+    for shard in ("1/2", "2/2"):
+        out = f"shard{shard[0]}/grades.csv"
+        assert cli.main(["grade", "subs", "--shard", shard, "--out", out, *common]) == 0
+    # sorted by path, every second one: a and c in the first shard, b in the second
+    assert list(read_grades("shard1/grades.csv")) == ["subs/a_instructor.ipynb",
+                                                      "subs/c_malformed.ipynb"]
+    assert list(read_grades("shard2/grades.csv")) == ["subs/b_student.ipynb"]
+    merge = ["grade", "--merge", "shard1/grades.csv", "shard2", "--out", "merged/grades.csv"]
+    assert cli.main(merge) == 0
+    one, merged = tmp_path / "one", tmp_path / "merged"
+    assert (merged / "grades.csv").read_text() == (one / "grades.csv").read_text()
+    rows = read_grades(one / "grades.csv")
+    assert [(r["total"], r["mode"]) for r in rows.values()] == [("3", "fast"), ("0", "fast"),
+                                                                ("0", "")]
+
+    def feedback(folder):
+        return {p.name: p.read_text() for p in (folder / "feedback").iterdir()}
+
+    assert feedback(merged) == feedback(one) and len(feedback(one)) == 3
+    record = json.loads((one / "grades.json").read_text())
+    grade = record["grades"][0]  # the instructor notebook's
+    timings = grade["timings"]
+    phases = [timings[k] for k in ("start", "cells", "handover", "judging")]
+    assert all(t > 0 for t in phases) and sum(phases) <= grade["seconds"], grade
+    if sys.platform == "linux":  # CPU times come from /proc
+        assert timings["cpu_student"] > 0 and timings["cpu_clean_room"] > 0, timings
+    terminal = "".join(capfd.readouterr())
+    assert "without encryption" not in terminal and "Traceback" not in terminal, terminal
+    # a missing shard, a shard given twice, a bad --shard: each says what is wrong, nothing written
+    assert cli.main(["grade", "--merge", "shard1", "--out", "bad/grades.csv"]) == 2
+    shutil.copytree(tmp_path / "shard1", tmp_path / "copy")
+    assert cli.main(["grade", "--merge", "shard1", "copy/grades.csv", "--out", "bad/grades.csv"]
+                    ) == 2
+    assert cli.main(["grade", "subs", "--shard", "3/2", "--out", "bad/grades.csv", *common]) == 2
+    terminal = capfd.readouterr().out
+    assert "expected each of the shards 1/2 to 2/2 once; missing 2/2\n" in terminal
+    assert "expected each of the shards 1/2 to 2/2 once; missing 2/2; given twice 1/2\n" in terminal
+    assert ("--shard: a shard is I/N with 1 <= I <= N (for example 2/4 for the second of four), "
+            "got '3/2'") in terminal
+    assert not (tmp_path / "bad").exists()
 
 
 def test_an_endless_cell_is_cut_off_and_the_next_submission_graded(tmp_path, synthetic_course):

@@ -15,6 +15,7 @@ error, and the error its exercise cell raised (an unfilled exercise raises
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
 import time
 from dataclasses import dataclass
@@ -95,8 +96,8 @@ def prepare(nb, course_nb: CourseNotebook) -> grade.Prepared:
             captures[len(cells)] = prepared.captures[index]
         cells.append(cell)
     prepared.nb.cells = cells
-    return grade.Prepared(prepared.nb, captures, solutions, prepared.missing, prepared.notes,
-                          snapshots, {e.id for e in course_nb.exercises})
+    return dataclasses.replace(prepared, captures=captures, solutions=solutions,
+                               snapshot=snapshots, own_context={e.id for e in course_nb.exercises})
 
 
 def check_notebook(path: Path, settings: grade.GradeSettings) -> Checked:
@@ -116,7 +117,7 @@ def check_notebook(path: Path, settings: grade.GradeSettings) -> Checked:
     start = time.monotonic()
     prepared = prepare(nb, course_nb)
     result = grade.execute(prepared, course_nb, f"cnncourse-check-{secrets.token_hex(12)}",
-                           settings, grade._safe_name(path.name), grade.Reference(None))
+                           settings, grade.safe_name(path.name), grade.Reference(None))
     scored = grade.score(str(path), course_nb, prepared, result)
     scored.seconds = time.monotonic() - start
     return Checked(scored)

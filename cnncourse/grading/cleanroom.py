@@ -1,4 +1,4 @@
-"""The code the grader runs inside kernels: the student's kernel, the reference run and the clean room.
+"""The code the grader runs inside kernels: the student's kernel, the reference run, the clean room.
 
 Three kernels take part in grading one submission (see docs/instructors.md, "Trust model"):
 
@@ -29,6 +29,7 @@ import json
 import os
 import socket
 import sys
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from cnncourse.grading import plain
@@ -37,12 +38,25 @@ REFERENCE_LINE = "CNNCOURSE-REFERENCE "
 _IGNORED_BUILTINS = {"_", "__", "___", "input"}  # the kernel itself rebinds these
 _SHELL_HOOKS = ("showtraceback", "_showtraceback", "showsyntaxerror", "run_cell", "run_cell_async",
                 "run_ast_nodes", "run_code", "transform_cell", "should_run_async")
-_WRITE_EVENTS = {"open", "os.remove", "os.rename", "os.rmdir", "os.mkdir", "shutil.rmtree", "os.chmod",
-                 "os.symlink", "os.link", "os.truncate"}
+_WRITE_EVENTS = {"open", "os.remove", "os.rename", "os.rmdir", "os.mkdir", "shutil.rmtree",
+                 "os.chmod", "os.symlink", "os.link", "os.truncate"}
 _WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
 _MAX_WRITES = 20
 
-_state: dict = {"exchange": None, "baseline": {}, "allowed": (), "writes": [], "functions": {}, "busy": False}
+
+@dataclass
+class _KernelState:
+    """What :func:`start` records in the student's kernel and :func:`capture` reads later."""
+
+    exchange: Path | None = None  #: where values go
+    baseline: dict = field(default_factory=dict)  #: the fingerprint before any student code
+    allowed: tuple = ()  #: folders the kernel may write to without a note
+    writes: list = field(default_factory=list)  #: writes elsewhere (the audit hook's findings)
+    functions: dict = field(default_factory=dict)  #: key -> a captured function of the student
+    busy: bool = False  #: the audit hook is running (it must not see its own file checks)
+
+
+_state = _KernelState()
 
 
 # ----------------------------------------------------------------------------- the student's kernel
@@ -77,9 +91,9 @@ def _fingerprint() -> dict[str, object]:
 
 def _audit(event: str, args: tuple) -> None:
     """Audit hook: remember writes outside the allowed folders (never raises, never blocks)."""
-    if event not in _WRITE_EVENTS or _state["busy"] or len(_state["writes"]) >= _MAX_WRITES:
+    if event not in _WRITE_EVENTS or _state.busy or len(_state.writes) >= _MAX_WRITES:
         return
-    _state["busy"] = True
+    _state.busy = True
     try:
         if event == "open":
             path, mode, flags = (list(args) + [None, None, 0])[:3]
@@ -92,48 +106,50 @@ def _audit(event: str, args: tuple) -> None:
             if not isinstance(path, (str, bytes, os.PathLike)):
                 return
         full = os.path.realpath(os.fsdecode(path))
-        if not any(full == root or full.startswith(root + os.sep) for root in _state["allowed"]):
+        if not any(full == root or full.startswith(root + os.sep) for root in _state.allowed):
             entry = f"{event} {full}"
-            if entry not in _state["writes"]:
-                _state["writes"].append(entry)
+            if entry not in _state.writes:
+                _state.writes.append(entry)
     except Exception:
         pass
     finally:
-        _state["busy"] = False
+        _state.busy = False
 
 
 def start(exchange: str, allowed: list[str]) -> None:
     """Run in the student's kernel before any student code: where values go, what is watched."""
-    _state["exchange"] = Path(exchange)
-    _state["allowed"] = tuple(os.path.realpath(p) for p in allowed)
-    _state["baseline"] = _fingerprint()
+    _state.exchange = Path(exchange)
+    _state.allowed = tuple(os.path.realpath(p) for p in allowed)
+    _state.baseline = _fingerprint()
     sys.addaudithook(_audit)
 
 
 def tampering() -> list[str]:
-    """What the student's kernel changed since :func:`start` (best effort: it runs in that kernel)."""
+    """What the student's kernel changed since :func:`start` (best effort: it runs in that
+    kernel)."""
     now = _fingerprint()
-    changed = sorted(k for k, v in _state["baseline"].items() if now.get(k) != v)
+    changed = sorted(k for k, v in _state.baseline.items() if now.get(k) != v)
     added = sorted(k for k in now if k.startswith("builtins.") and not k.startswith("builtins._")
-                   and k not in _state["baseline"])
-    found = [f"replaced {', '.join(changed[:12])}{' …' if len(changed) > 12 else ''}"] if changed else []
+                   and k not in _state.baseline)
+    more = " …" if len(changed) > 12 else ""
+    found = [f"replaced {', '.join(changed[:12])}{more}"] if changed else []
     if added:
         found.append(f"added {', '.join(added[:6])}")
-    if _state["writes"]:
-        found.append(f"wrote outside its folder: {'; '.join(_state['writes'][:5])}")
+    if _state.writes:
+        found.append(f"wrote outside its folder: {'; '.join(_state.writes[:5])}")
     return found
 
 
 def _register(exercise: str, function) -> str:
-    key = f"{exercise}/{len(_state['functions']) + 1}"
-    _state["functions"][key] = function
+    key = f"{exercise}/{len(_state.functions) + 1}"
+    _state.functions[key] = function
     return key
 
 
 def capture(exercise: str, names: list[str]) -> None:
     """Write the values the tests of ``exercise`` read (run after the student's exercise cell)."""
     namespace = _shell().user_ns
-    folder = _state["exchange"] / "values" / exercise
+    folder = _state.exchange / "values" / exercise
     present = {n: namespace[n] for n in names if n in namespace}
     manifest = plain.write(folder, present, on_function=lambda f: _register(exercise, f))
     for name in names:
@@ -147,13 +163,14 @@ def serve_call(call_dir: str) -> None:
     folder = Path(call_dir)
     request = plain.read_manifest(folder / "args")
     reader = plain.Reader(folder / "args")
-    function = _state["functions"][request["function"]]
+    function = _state.functions[request["function"]]
     args = reader.decode(request["values"]["args"])
     kwargs = reader.decode(request["values"]["kwargs"])
     try:
         result = function(*args, **kwargs)
     except Exception as exc:
-        manifest = {"values": {}, "raised": {"type": type(exc).__name__, "message": str(exc)[:2000]}}
+        raised = {"type": type(exc).__name__, "message": str(exc)[:2000]}
+        manifest = {"values": {}, "raised": raised}
     else:
         manifest = plain.write(folder / "result", {"result": result})
     (folder / "result").mkdir(exist_ok=True)
@@ -188,7 +205,7 @@ def capture_reference(exercise: str, names: list[str], folder: str | None = None
                     del context[name]
         data = cloudpickle.dumps(context)
     digest = hashlib.sha256(data).hexdigest()
-    path = Path(folder if folder is not None else _state["exchange"]) / f"{exercise}.pickle"
+    path = Path(folder if folder is not None else _state.exchange) / f"{exercise}.pickle"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(data)
     print(REFERENCE_LINE + json.dumps({"exercise": exercise, "file": str(path), "sha256": digest,
@@ -227,7 +244,8 @@ class Channel:
         request = plain.write(folder / "args", {"args": list(args), "kwargs": dict(kwargs)})
         refused = [v["why"] for v in request["values"].values() if v.get("t") == "refused"]
         if refused:
-            raise TypeError(f"{name}() was called with an argument that is not plain data: {refused[0]}")
+            raise TypeError(f"{name}() was called with an argument that is not plain data: "
+                            f"{refused[0]}")
         request["function"] = key
         plain.save_manifest(folder / "args", request)
         status = self._ask(str(folder))
@@ -288,7 +306,8 @@ def _load_context(namespace: dict, path: str, digest: str) -> None:
     data = Path(path).read_bytes()
     if hashlib.sha256(data).hexdigest() != digest:
         raise NotJudged("the instructor's reference context was changed on disk during grading "
-                        "(something tampered with the grader's files); this exercise cannot be judged")
+                        "(something tampered with the grader's files); this exercise cannot be "
+                        "judged")
     namespace.update(pickle.loads(data))
 
 
@@ -300,8 +319,8 @@ def judge(namespace: dict, spec: dict) -> None:
     try:
         manifest = plain.read_manifest(folder)
     except FileNotFoundError:
-        raise NotJudged("no values arrived from your notebook for this exercise (the cell that hands "
-                        "them over did not run: see the notes)") from None
+        raise NotJudged("no values arrived from your notebook for this exercise (the cell that "
+                        "hands them over did not run: see the notes)") from None
     except plain.NotPlainData as exc:
         raise NotJudged(f"your notebook's values could not be read: {exc}") from None
     channel = Channel(spec["channel"], Path(spec["calls"]), float(spec["call_limit"]))
@@ -311,12 +330,14 @@ def judge(namespace: dict, spec: dict) -> None:
         if not isinstance(node, dict) or node.get("t") == "missing":
             namespace.pop(name, None)  # the test then fails with NameError, as in the notebook
             continue
-        reader = plain.Reader(folder, make_function=lambda key, name=name: _proxy(channel, key, name))
+        reader = plain.Reader(folder,
+                              make_function=lambda key, name=name: _proxy(channel, key, name))
         try:
             namespace[name] = reader.decode(node)
         except plain.NotPlainData as exc:
             problems.append(f"`{name}` is {exc}")
         except Exception as exc:
-            problems.append(f"`{name}` could not be loaded ({type(exc).__name__}: {str(exc)[:200]})")
+            problems.append(f"`{name}` could not be loaded ({type(exc).__name__}: "
+                            f"{str(exc)[:200]})")
     if problems:
         raise NotJudged("; ".join(problems))

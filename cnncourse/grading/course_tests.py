@@ -27,7 +27,7 @@ class CourseNotebook:
     name: str  #: file stem, e.g. "lab3_pneumonia"
     path: str  #: relative to the course root, e.g. "labs/lab3_pneumonia.ipynb"
     exercises: list[Exercise] = field(default_factory=list)
-    folder: Path | None = None  #: the instructor notebook's folder (its assets are copied from there)
+    folder: Path | None = None  #: the instructor notebook's folder (its assets are copied)
     sha256: str = ""
     instructor: dict | None = None  #: the instructor notebook as JSON (from a bundle)
 
@@ -36,7 +36,8 @@ class CourseNotebook:
         return sum(e.points for e in self.exercises)
 
     def instructor_notebook(self):
-        """The instructor notebook (from the bundle, else from its folder), or None if neither has it."""
+        """The instructor notebook (from the bundle, else from its folder), or None if neither
+        has it."""
         import nbformat
 
         if self.instructor is not None:
@@ -56,8 +57,8 @@ def course_notebook(path: Path, root: Path | None = None) -> CourseNotebook:
     path = Path(path)
     rel = path.relative_to(root).as_posix() if root is not None else path.name
     nb = read_notebook(path)
-    return CourseNotebook(path.stem, rel, find_exercises(nb, path.stem), path.parent,
-                          hashlib.sha256(path.read_bytes()).hexdigest())
+    return CourseNotebook(name=path.stem, path=rel, exercises=find_exercises(nb, path.stem),
+                          folder=path.parent, sha256=hashlib.sha256(path.read_bytes()).hexdigest())
 
 
 def _notebooks_in(folder: Path) -> list[Path]:
@@ -66,13 +67,15 @@ def _notebooks_in(folder: Path) -> list[Path]:
 
 
 def load_course(source: Path | None = None) -> dict[str, CourseNotebook]:
-    """Instructor exercises by notebook name, from a bundle (.json), a folder, or the checkout (None)."""
+    """Instructor exercises by notebook name, from a bundle (.json), a folder, or the checkout
+    (None)."""
     from cnncourse import config
 
     if source is None:
         if config.REPO_ROOT is None:
-            raise FileNotFoundError("No course checkout here: pass --tests build/instructor/hidden_tests.json "
-                                    "(written by `python -m cnncourse assign`) or a folder of instructor notebooks.")
+            raise FileNotFoundError("No course checkout here: pass --tests "
+                                    "build/instructor/hidden_tests.json (written by `python -m "
+                                    "cnncourse assign`) or a folder of instructor notebooks.")
         source = config.REPO_ROOT
     source = Path(source)
     if source.is_file() and source.suffix == ".json":
@@ -81,9 +84,11 @@ def load_course(source: Path | None = None) -> dict[str, CourseNotebook]:
         root = source
         paths = _notebooks_in(source)
     elif source.is_file() and source.suffix == ".ipynb":
-        root, paths = source.resolve().parent.parent, [source.resolve()]  # keeps labs/ or notebooks/
+        # the root above its folder keeps labs/ or notebooks/ in its path
+        root, paths = source.resolve().parent.parent, [source.resolve()]
     else:
-        raise FileNotFoundError(f"expected a {BUNDLE_NAME} bundle, a folder of notebooks or an .ipynb file, "
+        raise FileNotFoundError(f"expected a {BUNDLE_NAME} bundle, a folder of notebooks or an "
+                                ".ipynb file, "
                                 f"got {str(source)!r}")
     course = {}
     for path in paths:
@@ -102,7 +107,8 @@ def check_unique_ids(course: dict[str, CourseNotebook]) -> None:
     for item in course.values():
         for exercise in item.exercises:
             if exercise.id in owner:
-                raise ValueError(f"exercise id {exercise.id!r} is used in both {owner[exercise.id]} and {item.path}")
+                raise ValueError(f"exercise id {exercise.id!r} is used in both "
+                                 f"{owner[exercise.id]} and {item.path}")
             owner[exercise.id] = item.path
 
 
@@ -111,8 +117,9 @@ def write_bundle(course: dict[str, CourseNotebook], path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     data = {
         "format": BUNDLE_FORMAT,
-        "about": "Instructor-only: the complete test cells (visible and hidden tests) of every exercise. "
-                 "Do not give this file to students. Grade with: python -m cnncourse grade SUBMISSIONS "
+        "about": "Instructor-only: the complete test cells (visible and hidden tests) of every "
+                 "exercise. Do not give this file to students. Grade with: python -m cnncourse "
+                 "grade SUBMISSIONS "
                  f"--tests {path.name}",
         "notebooks": {name: {"path": nb.path, "sha256": nb.sha256,
                              "exercises": [e.to_json() for e in nb.exercises],
@@ -134,14 +141,18 @@ def read_bundle(path: Path) -> dict[str, CourseNotebook]:
     try:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
         if data.get("format") != BUNDLE_FORMAT:
-            raise ValueError(f"format {data.get('format')!r}, expected {BUNDLE_FORMAT}: run assign again")
+            raise ValueError(f"format {data.get('format')!r}, expected {BUNDLE_FORMAT}: run "
+                             "assign again")
         course = {}
         for name, item in data["notebooks"].items():
             folder = None
             if config.REPO_ROOT is not None and (config.REPO_ROOT / item["path"]).exists():
                 folder = (config.REPO_ROOT / item["path"]).parent
-            course[name] = CourseNotebook(name, item["path"], [Exercise.from_json(e) for e in item["exercises"]],
-                                          folder, item.get("sha256", ""), item.get("instructor"))
+            course[name] = CourseNotebook(
+                name=name, path=item["path"], folder=folder, sha256=item.get("sha256", ""),
+                exercises=[Exercise.from_json(e) for e in item["exercises"]],
+                instructor=item.get("instructor"))
     except (ValueError, KeyError, TypeError) as exc:
-        raise ValueError(f"{path} is not a test bundle written by `python -m cnncourse assign` ({exc})") from exc
+        raise ValueError(f"{path} is not a test bundle written by `python -m cnncourse assign` "
+                         f"({exc})") from exc
     return course

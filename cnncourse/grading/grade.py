@@ -3,7 +3,8 @@
 For each submission (an .ipynb from Jupyter or downloaded from Colab):
 
 1. read it; a file that is not a notebook still gets its row, with the reason;
-2. tell which course notebook it is (exercise ids, then the notebook's metadata, then the file name);
+2. tell which course notebook it is (exercise ids, then the notebook's metadata, then the file
+   name);
 3. drop every cell that looks like a test cell (the student's own test cells are never trusted) and
    insert, after the student's ``# Exercise <id>`` cell, a cell that hands the values the tests read
    over as plain data (:mod:`cnncourse.grading.plain`);
@@ -16,12 +17,13 @@ For each submission (an .ipynb from Jupyter or downloaded from Colab):
 
 Before the submissions, each course notebook concerned runs once as the instructor wrote it (the
 reference run). Submissions are graded in parallel (``-j``), with a progress bar; one that is
-invalid, raises, hangs, kills its kernel or deletes its files gets its row and never stops the others.
+invalid, raises, hangs, kills its kernel or deletes its files gets its row and never stops the
+others. The gradebook (grades.csv, its record grades.json, the feedback) is written by
+:mod:`cnncourse.grading.gradebook`, which also merges the shards of a run spread over machines.
 """
 
 from __future__ import annotations
 
-import csv
 import json
 import os
 import re
@@ -47,6 +49,15 @@ from cnncourse.grading.exercises import (
     source_of,
     tests_header,
 )
+from cnncourse.grading.gradebook import (  # noqa: F401  (write_csv ... stay importable from here)
+    ExerciseResult,
+    Grade,
+    Timings,
+    feedback_text,
+    safe_name,
+    write_csv,
+    write_feedback,
+)
 from cnncourse.grading.worker import MODULE, PROBE_TIMEOUT_S
 
 #: A student cell whose first line reads like a test header (even edited) is dropped before grading.
@@ -57,44 +68,17 @@ ASSET_LIMIT_BYTES = 200 * 1024 * 1024
 #: Time limit of one call of a student's function from the clean room (capped by --timeout).
 CALL_LIMIT_S = 60
 _SKIP_ASSETS = {".ipynb_checkpoints", "__pycache__"}
+KERNELSPEC = {"name": "python3", "display_name": "Python 3", "language": "python"}
 
 
 @dataclass
 class GradeSettings:
     cell_timeout: float = 600
     total_timeout: float = 3600
-    fast: bool | None = None  #: None: keep the caller's CNNCOURSE_FAST
+    fast: bool = True  #: the kernels run with CNNCOURSE_FAST=1 (False: full mode, =0)
     isolate_cache: bool = False
     executed_dir: Path | None = None  #: keep the executed notebooks (they contain the hidden tests)
-    threads: int | None = None  #: CPU threads per kernel for TensorFlow/OpenMP (None: their default)
-
-
-@dataclass
-class ExerciseResult:
-    id: str
-    title: str
-    points: float
-    max_points: float
-    reason: str
-    exercise_cell_error: str = ""
-
-
-@dataclass
-class Grade:
-    submission: str
-    notebook: str = ""
-    exercises: list[ExerciseResult] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-    cell_errors: list[str] = field(default_factory=list)
-    seconds: float = 0.0
-
-    @property
-    def total(self) -> float:
-        return sum(e.points for e in self.exercises)
-
-    @property
-    def max_total(self) -> float:
-        return sum(e.max_points for e in self.exercises)
+    threads: int | None = None  #: CPU threads per kernel, TensorFlow/OpenMP (None: their default)
 
 
 # ----------------------------------------------------------------------------- reading and matching
@@ -112,7 +96,8 @@ def read_submission(path: Path):
     except UnicodeDecodeError as exc:
         raise ValueError("not a notebook: the file is not UTF-8 text") from exc
     except json.JSONDecodeError as exc:
-        raise ValueError(f"not a notebook: invalid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})") from exc
+        raise ValueError(f"not a notebook: invalid JSON ({exc.msg} at line {exc.lineno}, "
+                         f"column {exc.colno})") from exc
     if not isinstance(data, dict) or not isinstance(data.get("cells"), list):
         raise ValueError("not a notebook: the JSON has no list of cells")
     try:
@@ -126,7 +111,7 @@ def read_submission(path: Path):
         cell["source"] = source_of(cell)
         cell.setdefault("metadata", {})
         if not isinstance(cell.get("id"), str) or not cell["id"] or cell["id"] in seen_ids:
-            cell["id"] = f"submitted-{index}"  # Colab saves no cell ids; some editors duplicate them
+            cell["id"] = f"submitted-{index}"  # Colab saves no cell ids; editors duplicate some
         seen_ids.add(cell["id"])
         if cell["cell_type"] == "code":
             cell["outputs"], cell["execution_count"] = [], None
@@ -136,7 +121,8 @@ def read_submission(path: Path):
 
 
 def identify(nb, filename: str, course: dict[str, CourseNotebook]) -> CourseNotebook | None:
-    """Which course notebook a submission is: most exercise ids in common, then metadata, then file name."""
+    """Which course notebook a submission is: most exercise ids in common, then metadata, then
+    file name."""
     ids = {solution_id(c) for c in nb.cells} - {None}
     meta = str(nb.metadata.get("cnncourse", {}).get("notebook", "")) if isinstance(
         nb.metadata.get("cnncourse"), dict) else ""
@@ -144,7 +130,8 @@ def identify(nb, filename: str, course: dict[str, CourseNotebook]) -> CourseNote
 
     def rank(item: CourseNotebook):
         common = len(ids & {e.id for e in item.exercises})
-        return (common, item.name == meta, item.name in stem, len(item.name) if item.name in stem else 0)
+        named = item.name in stem
+        return (common, item.name == meta, named, len(item.name) if named else 0)
 
     best = max(course.values(), key=rank, default=None)
     if best is None or rank(best)[:3] == (0, False, False):
@@ -154,22 +141,26 @@ def identify(nb, filename: str, course: dict[str, CourseNotebook]) -> CourseNote
 
 @dataclass
 class Prepared:
-    nb: object  #: what the student's kernel runs: the submission with a capture cell after each exercise
+    nb: object  #: what the student's kernel runs: the submission, a capture cell per exercise
     captures: dict[int, str]  # cell index -> exercise id
     solutions: dict[int, str]
     missing: dict[str, str]  # exercise id -> why its tests could not be placed
     notes: list[str]
-    snapshot: int | list[int] | None = None  #: index of the cell that pickles the context before any student code
-    #: (check: a list, one before each exercise cell)
-    own_context: set[str] = field(default_factory=set)  #: exercises judged with that snapshot's context
+    #: index of the cell pickling the context before any student code (``check``: a list, one
+    #: before each exercise cell)
+    snapshot: int | list[int] | None = None
+    own_context: set[str] = field(default_factory=set)  #: exercises judged with that context
 
 
 def _same_code(a: str, b: str) -> bool:
-    return [line.rstrip() for line in a.strip().split("\n")] == [line.rstrip() for line in b.strip().split("\n")]
+    def lines(code: str) -> list[str]:
+        return [line.rstrip() for line in code.strip().split("\n")]
+
+    return lines(a) == lines(b)
 
 
 def untouched_prefix(cells: list, course_nb: CourseNotebook) -> tuple[int, set[str]]:
-    """Where to snapshot the context in a submission, and for which exercises that snapshot is complete.
+    """Where to snapshot the context in a submission, and for which exercises it is complete.
 
     The snapshot goes before the submission's first exercise cell if every code cell before it is
     the instructor's, unchanged (only instructor code has run there); else before the first changed
@@ -209,20 +200,18 @@ def _capture_cell(exercise: str, role: str, source: str):
     return cell
 
 
-def prepare(nb, course_nb: CourseNotebook) -> Prepared:
-    """Drop the student's test cells; after each exercise cell, a cell that hands its values over."""
-    import nbformat
-
+def _exercise_cells(cells: list, course_nb: CourseNotebook) -> tuple[dict, dict, list[str]]:
+    """Which cell answers each exercise (cell index -> exercises), by its header, else by its
+    cell id; the exercises not found (id -> why); notes."""
     notes, missing = [], {}
-    cells = [c for c in nb.cells
-             if not (c.get("cell_type") == "code" and STUDENT_TEST_CELL.match(source_of(c).lstrip("\n")))]
     by_header: dict[str, int] = {}
     by_cell_id: dict[str, int] = {}
     for index, cell in enumerate(cells):
         ex_id = solution_id(cell)
         if ex_id is not None:
             if ex_id in by_header:
-                notes.append(f"several cells start with '# Exercise {ex_id}'; the last one is graded")
+                notes.append(f"several cells start with '# Exercise {ex_id}'; the last one is "
+                             "graded")
             by_header[ex_id] = index
         if cell.get("id"):
             by_cell_id[cell["id"]] = index
@@ -231,13 +220,25 @@ def prepare(nb, course_nb: CourseNotebook) -> Prepared:
         index = by_header.get(exercise.id)
         if index is None and exercise.solution_cell_id in by_cell_id:
             index = by_cell_id[exercise.solution_cell_id]
-            notes.append(f"{exercise.id}: exercise cell found by its cell id (its first line was changed)")
+            notes.append(f"{exercise.id}: exercise cell found by its cell id (its first line was "
+                         "changed)")
         if index is None:
-            missing[exercise.id] = (f"no cell starting with '# Exercise {exercise.id}' (keep that first line "
-                                    "in your answer cell)")
+            missing[exercise.id] = (f"no cell starting with '# Exercise {exercise.id}' (keep that "
+                                    "first line in your answer cell)")
             continue
         insert_after.setdefault(index, []).append(exercise)
-    new_cells, captures, solutions = [], {}, {}
+    return insert_after, missing, notes
+
+
+def prepare(nb, course_nb: CourseNotebook) -> Prepared:
+    """Drop the student's test cells; after each exercise cell, a cell that hands its values
+    over (and, where only instructor code ran before, a cell that pickles the context)."""
+    import nbformat
+
+    cells = [c for c in nb.cells if not (c.get("cell_type") == "code"
+                                         and STUDENT_TEST_CELL.match(source_of(c).lstrip("\n")))]
+    insert_after, missing, notes = _exercise_cells(cells, course_nb)
+    new_cells, captures, solutions, snapshot = [], {}, {}, None
     prefix, own_context = untouched_prefix(cells, course_nb)
     names = sorted({n for e in course_nb.exercises if e.id in own_context for n in e.context})
     for index, cell in enumerate(cells):
@@ -249,13 +250,12 @@ def prepare(nb, course_nb: CourseNotebook) -> Prepared:
         for exercise in insert_after.get(index, []):
             solutions[len(new_cells) - 1] = exercise.id
             captures[len(new_cells)] = exercise.id
-            new_cells.append(_capture_cell(exercise.id, "capture",
-                                           f"{MODULE}.capture({exercise.id!r}, {exercise.values!r})"))
+            code = f"{MODULE}.capture({exercise.id!r}, {exercise.values!r})"
+            new_cells.append(_capture_cell(exercise.id, "capture", code))
     graded = nbformat.v4.new_notebook(cells=new_cells, metadata=nb.metadata)
-    graded.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    if not names:
-        return Prepared(graded, captures, solutions, missing, notes)
-    return Prepared(graded, captures, solutions, missing, notes, snapshot, own_context)
+    graded.metadata["kernelspec"] = dict(KERNELSPEC)
+    return Prepared(nb=graded, captures=captures, solutions=solutions, missing=missing, notes=notes,
+                    snapshot=snapshot, own_context=own_context if names else set())
 
 
 def tests_with_marker(exercise: Exercise, marker: str) -> str:
@@ -275,8 +275,10 @@ class Reference:
 
 
 def needs_reference(course_nb: CourseNotebook, prepared: Prepared | None = None) -> bool:
-    """Whether some exercise's context must come from a reference run (all of them, without ``prepared``)."""
-    covered = prepared.own_context if prepared is not None and prepared.snapshot is not None else set()
+    """Whether some exercise's context must come from a reference run (all of them, without
+    ``prepared``)."""
+    snapshot = prepared is not None and prepared.snapshot is not None
+    covered = prepared.own_context if snapshot else set()
     return any(e.context and e.id not in covered for e in course_nb.exercises)
 
 
@@ -287,8 +289,9 @@ def reference_notebook(course_nb: CourseNotebook, folder: Path):
 
     source = course_nb.instructor_notebook()
     if source is None:
-        raise FileNotFoundError(f"the instructor notebook {course_nb.path} is not available (grade from a "
-                                "course checkout, or with a bundle written by this version of assign)")
+        raise FileNotFoundError(f"the instructor notebook {course_nb.path} is not available (grade "
+                                "from a course checkout, or with a bundle written by this version "
+                                "of assign)")
     by_solution = {e.solution_index: e for e in course_nb.exercises}
     cells = []
     for index, cell in enumerate(source.cells):
@@ -300,30 +303,34 @@ def reference_notebook(course_nb: CourseNotebook, folder: Path):
                                        f"{exercise.id!r}, {exercise.context!r}, {str(folder)!r})"))
         cells.append(nbformat.v4.new_code_cell(source_of(cell)))
     nb = nbformat.v4.new_notebook(cells=cells, metadata=source.metadata)
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata["kernelspec"] = dict(KERNELSPEC)
     return nb
 
 
 def build_reference(course_nb: CourseNotebook, settings: GradeSettings, folder: Path) -> Reference:
     """Run the instructor notebook once; keep each context pickle's SHA-256 in memory."""
-    reference = Reference(Path(folder))
+    reference = Reference(folder=Path(folder))
     if not needs_reference(course_nb):
         return reference
     reference.folder.mkdir(parents=True, exist_ok=True)
     try:
         nb = reference_notebook(course_nb, reference.folder)
-        result = _run_worker({"mode": "reference"}, nb, course_nb, settings, f"reference_{course_nb.name}")
+        result = _run_worker({"mode": "reference"}, nb, course_nb, settings,
+                             f"reference_{course_nb.name}")
     except (OSError, RuntimeError) as exc:
         result = {"notes": [f"could not run it ({type(exc).__name__}: {exc})"]}
-    reference.exercises = {k: v for k, v in result.get("references", {}).items() if isinstance(v, dict)}
-    errors = [f"cell {i}: {c.get('ename')}" for i, c in result.get("cells", {}).items() if c.get("ename")]
+    reference.exercises = {k: v for k, v in result.get("references", {}).items()
+                           if isinstance(v, dict)}
+    errors = [f"cell {i}: {c.get('ename')}" for i, c in result.get("cells", {}).items()
+              if c.get("ename")]
     for exercise in course_nb.exercises:
         entry = reference.exercises.get(exercise.id)
         if exercise.context and entry is None:
-            reference.notes.append(f"the instructor's reference run produced no context for {exercise.id}")
+            reference.notes.append("the instructor's reference run produced no context for "
+                                   f"{exercise.id}")
         elif entry and entry.get("failed"):
-            reference.notes.append(f"{exercise.id}: the reference context lacks {', '.join(entry['failed'])} "
-                                   "(cannot be pickled)")
+            reference.notes.append(f"{exercise.id}: the reference context lacks "
+                                   f"{', '.join(entry['failed'])} (cannot be pickled)")
     if errors or result.get("notes"):
         reference.notes.append(f"the instructor's reference run of {course_nb.path} had trouble: "
                                f"{'; '.join([*result.get('notes', []), *errors])[:400]}")
@@ -341,7 +348,8 @@ def _copy_assets(folder: Path | None, dest: Path) -> None:
     for item in sorted(folder.iterdir()):
         if item.suffix == ".ipynb" or item.name in _SKIP_ASSETS or item.name.startswith("."):
             continue
-        size = sum(p.stat().st_size for p in item.rglob("*") if p.is_file()) if item.is_dir() else item.stat().st_size
+        size = (sum(p.stat().st_size for p in item.rglob("*") if p.is_file()) if item.is_dir()
+                else item.stat().st_size)
         if size > budget:
             continue
         budget -= size
@@ -381,8 +389,7 @@ def _kernel_environment(settings: GradeSettings, cache: Path | None) -> dict:
     env.setdefault("MPLBACKEND", "Agg")
     env.setdefault("PLOTLY_RENDERER", "plotly_mimetype")
     env["PYTHONUNBUFFERED"] = "1"
-    if settings.fast is not None:
-        env["CNNCOURSE_FAST"] = "1" if settings.fast else "0"
+    env["CNNCOURSE_FAST"] = "1" if settings.fast else "0"
     if cache is not None:
         env["CNNCOURSE_CACHE_DIR"] = str(cache)
     if settings.threads:
@@ -397,17 +404,22 @@ def _kernel_environment(settings: GradeSettings, cache: Path | None) -> dict:
 
 
 def _allowed_writes(work_dir: Path, exchange: Path, env: dict) -> list[str]:
-    """Where a submission's kernel may write without a note: its folders, the data caches, tool caches."""
+    """Where a submission's kernel may write without a note: its folders, the data caches, the
+    tools' caches."""
     from cnncourse import config
 
     home = Path.home()
     cache = env.get("CNNCOURSE_CACHE_DIR") or str(config.cache_dir())
-    tools = [home / ".keras", home / ".cache", home / ".config", home / ".nv", home / ".local" / "share" / "jupyter"]
-    return [str(p) for p in (work_dir, exchange, Path(cache), config.data_dir(), *tools, Path("/dev"), Path("/proc"))]
+    tools = [home / ".keras", home / ".cache", home / ".config", home / ".nv",
+             home / ".local" / "share" / "jupyter"]
+    return [str(p) for p in (work_dir, exchange, Path(cache), config.data_dir(), *tools,
+                             Path("/dev"), Path("/proc"))]
 
 
-def _run_worker(job: dict, nb, course_nb: CourseNotebook, settings: GradeSettings, name: str) -> dict:
-    """Run the worker on a job in fresh temporary folders; its result (partial if it had to be killed)."""
+def _run_worker(job: dict, nb, course_nb: CourseNotebook, settings: GradeSettings,
+                name: str) -> dict:
+    """Run the worker on a job in fresh temporary folders; its result (partial if it had to be
+    killed)."""
     import nbformat
 
     job_dir = Path(tempfile.mkdtemp(prefix="cnncourse-grade-job-"))
@@ -418,8 +430,9 @@ def _run_worker(job: dict, nb, course_nb: CourseNotebook, settings: GradeSetting
         _copy_assets(course_nb.folder, cwd)
         env = _kernel_environment(settings, work_dir / "cache" if settings.isolate_cache else None)
         nbformat.write(nb, str(job_dir / "prepared.ipynb"))
-        job = {**job, "notebook": str(job_dir / "prepared.ipynb"), "result": str(result_path), "cwd": str(cwd),
-               "scratch": str(job_dir), "exchange": str(job_dir / "exchange"), "socket": str(job_dir / "s"),
+        job = {**job, "notebook": str(job_dir / "prepared.ipynb"), "result": str(result_path),
+               "cwd": str(cwd), "scratch": str(job_dir), "exchange": str(job_dir / "exchange"),
+               "socket": str(job_dir / "s"),
                "allowed": _allowed_writes(work_dir, job_dir / "exchange", env),
                "cell_timeout": settings.cell_timeout, "total_timeout": settings.total_timeout,
                "probe_timeout": max(3.0, min(PROBE_TIMEOUT_S, settings.cell_timeout)),
@@ -435,12 +448,13 @@ def _run_worker(job: dict, nb, course_nb: CourseNotebook, settings: GradeSetting
         _remove(work_dir)
 
 
-def _wait_for_worker(job_file: Path, job_dir: Path, work_dir: Path, env: dict, settings: GradeSettings) -> dict:
+def _wait_for_worker(job_file: Path, job_dir: Path, work_dir: Path, env: dict,
+                     settings: GradeSettings) -> dict:
     log_path = job_dir / "worker.log"
     with open(log_path, "wb") as log:
         proc = subprocess.Popen([sys.executable, "-m", "cnncourse.grading.worker", str(job_file)],
-                                cwd=work_dir, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                env=env, start_new_session=True)
+                                cwd=work_dir, stdout=log, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, env=env, start_new_session=True)
         limit = settings.total_timeout + WORKER_GRACE_S + PROBE_TIMEOUT_S
         try:
             proc.wait(timeout=limit)
@@ -456,49 +470,56 @@ def _wait_for_worker(job_file: Path, job_dir: Path, work_dir: Path, env: dict, s
         result = {}
     result = result if isinstance(result, dict) else {}
     if killed:
-        result.setdefault("notes", []).append(f"the grader stopped this submission after {limit:g} s")
+        result.setdefault("notes", []).append(
+            f"the grader stopped this submission after {limit:g} s")
     elif not result.get("finished"):
         tail = log_path.read_text(encoding="utf-8", errors="replace").strip().splitlines()[-3:]
         result.setdefault("notes", []).append(
-            f"the grading process ended early (exit code {proc.returncode}): {' | '.join(tail)[:400]}")
+            f"the grading process ended early (exit code {proc.returncode}): "
+            f"{' | '.join(tail)[:400]}")
     for pgid in result.get("kernel_pgids", []) if killed or not result.get("finished") else []:
         _kill_group(pgid)
     return result
 
 
-def execute(prepared: Prepared, course_nb: CourseNotebook, marker: str, settings: GradeSettings, name: str,
-            reference: Reference) -> dict:
-    """Run the student's kernel and the clean room on a prepared submission; returns the worker's result."""
+def execute(prepared: Prepared, course_nb: CourseNotebook, marker: str, settings: GradeSettings,
+            name: str, reference: Reference) -> dict:
+    """Run the student's kernel and the clean room on a prepared submission; returns the
+    worker's result."""
     judging = {}
     for exercise in course_nb.exercises:
         own = exercise.id in prepared.own_context
         entry = {} if own or not exercise.context else reference.exercises.get(exercise.id, {})
-        judging[exercise.id] = {"tests": tests_with_marker(exercise, marker), "names": exercise.values,
-                                "context": "snapshot" if own and exercise.context else entry.get("file"),
+        context = "snapshot" if own and exercise.context else entry.get("file")
+        judging[exercise.id] = {"tests": tests_with_marker(exercise, marker),
+                                "names": exercise.values, "context": context,
                                 "sha256": entry.get("sha256")}
     nb = course_nb.instructor_notebook()
-    sources = [source_of(c) for c in nb.cells if c.get("cell_type") == "code"] if nb is not None else []
+    cells = nb.cells if nb is not None else []
+    sources = [source_of(c) for c in cells if c.get("cell_type") == "code"]
     imports = imported_modules([*sources, *(e.tests_source for e in course_nb.exercises)])
-    job = {"mode": "submission", "marker": marker, "judging": judging, "imports": ["numpy", *imports],
-           "captures": {str(k): v for k, v in prepared.captures.items()}, "call_limit": CALL_LIMIT_S,
+    job = {"mode": "submission", "marker": marker, "judging": judging,
+           "imports": ["numpy", *imports], "call_limit": CALL_LIMIT_S,
+           "captures": {str(k): v for k, v in prepared.captures.items()},
            "snapshot": prepared.snapshot}
     return _run_worker(job, prepared.nb, course_nb, settings, name)
 
 
 def _save_executed(nb, result: dict, folder: Path, name: str) -> None:
-    """The student's notebook as run, each cell's status in its metadata, and the clean room's verdict
-    per exercise in the capture cells' metadata (for the instructor's eyes only)."""
+    """The student's notebook as run, each cell's status in its metadata, and the clean room's
+    verdict per exercise in the capture cells' metadata (for the instructor's eyes only)."""
     import nbformat
 
     folder.mkdir(parents=True, exist_ok=True)
     for index, entry in result.get("cells", {}).items():
         cell = nb.cells[int(index)]
-        cell.metadata.setdefault("cnncourse", {})["grading"] = {k: entry.get(k) for k in ("status", "ename", "evalue")}
-        exercise = cell.metadata["cnncourse"].get("exercise")
+        meta = cell.metadata.setdefault("cnncourse", {})
+        meta["grading"] = {k: entry.get(k) for k in ("status", "ename", "evalue")}
+        exercise = meta.get("exercise")
         if exercise in result.get("tests", {}):
             test = result["tests"][exercise]
-            cell.metadata["cnncourse"]["clean room"] = {k: test.get(k) for k in ("status", "ename", "evalue",
-                                                                                  "not_judged")}
+            meta["clean room"] = {k: test.get(k)
+                                  for k in ("status", "ename", "evalue", "not_judged")}
     nbformat.write(nb, str(folder / f"{name}.graded.ipynb"))
 
 
@@ -525,7 +546,8 @@ def failure_reason(entry: dict, tests_source: str) -> str:
     """Why a test cell failed, without showing the text of a hidden test."""
     status = entry.get("status")
     if status == "timeout":
-        return "the tests did not finish within the time limit (does your code end for every input?)"
+        return ("the tests did not finish within the time limit (does your code end for every "
+                "input?)")
     if status == "kernel died":
         return "the kernel died while the tests ran"
     ename, evalue = entry.get("ename", ""), entry.get("evalue", "")
@@ -534,7 +556,8 @@ def failure_reason(entry: dict, tests_source: str) -> str:
             return "the test cell did not run to its end (something changed the code that was run)"
         return f"the tests did not run ({status})"
     count = entry.get("execution_count")
-    match = re.search(rf"Cell In\[{count}\], line (\d+)", entry.get("traceback", "")) if count else None
+    traceback = entry.get("traceback", "")
+    match = re.search(rf"Cell In\[{count}\], line (\d+)", traceback) if count else None
     if match:
         line = int(match.group(1))
         if line in _hidden_lines(tests_source):
@@ -543,48 +566,84 @@ def failure_reason(entry: dict, tests_source: str) -> str:
         code = lines[line - 1].strip() if 0 < line <= len(lines) else ""
         detail = f": {_short(evalue)}" if evalue else ""
         return f"visible test failed, line {line}: `{_short(code, 120)}` -> {ename}{detail}"
-    return f"{ename}: {_short(evalue)}" if ename != "KeyboardInterrupt" else "interrupted at the time limit"
+    if ename == "KeyboardInterrupt":
+        return "interrupted at the time limit"
+    return f"{ename}: {_short(evalue)}"
+
+
+def _verdict(exercise: Exercise, prepared: Prepared, test: dict | None) -> tuple[float, str]:
+    """Points and reason of one exercise, from the clean room's record of its test cell."""
+    if exercise.id in prepared.missing:
+        return 0.0, prepared.missing[exercise.id]
+    if test is None:
+        return 0.0, "not run: the notebook stopped before these tests (see the notes)"
+    if test.get("status") == "not judged":
+        return 0.0, f"not judged: {_short(test.get('not_judged', ''), 400)}"
+    if test.get("status") == "ok" and not test.get("ename") and test.get("marker_seen"):
+        return exercise.points, "passed"
+    return 0.0, failure_reason(test, exercise.tests_source)
 
 
 def _exercise_result(exercise: Exercise, prepared: Prepared, result: dict) -> ExerciseResult:
-    res = ExerciseResult(exercise.id, exercise.title, 0.0, exercise.points, "")
-    test = result.get("tests", {}).get(exercise.id)
-    if exercise.id in prepared.missing:
-        res.reason = prepared.missing[exercise.id]
-    elif test is None:
-        res.reason = "not run: the notebook stopped before these tests (see the notes)"
-    elif test.get("status") == "not judged":
-        res.reason = f"not judged: {_short(test.get('not_judged', ''), 400)}"
-    elif test.get("status") == "ok" and not test.get("ename") and test.get("marker_seen"):
-        res.points, res.reason = exercise.points, "passed"
-    else:
-        res.reason = failure_reason(test, exercise.tests_source)
+    points, reason = _verdict(exercise, prepared, result.get("tests", {}).get(exercise.id))
     solution_index = {ex_id: index for index, ex_id in prepared.solutions.items()}
     sol = result.get("cells", {}).get(str(solution_index.get(exercise.id)), {})
-    if sol.get("ename"):
-        res.exercise_cell_error = f"{sol['ename']}: {_short(sol.get('evalue', ''), 160)}".rstrip(": ")
-    return res
+    error = f"{sol['ename']}: {_short(sol.get('evalue', ''), 160)}".rstrip(": ") if sol.get(
+        "ename") else ""
+    return ExerciseResult(id=exercise.id, title=exercise.title, points=points,
+                          max_points=exercise.points, reason=reason, exercise_cell_error=error)
+
+
+def _cell_errors(prepared: Prepared, result: dict) -> list[str]:
+    """Errors of the cells that are neither exercise cells nor the grader's."""
+    ours = {*prepared.solutions, *prepared.captures}
+    return [f"cell {index}: {entry['ename']}: {_short(entry.get('evalue', ''), 160)}"
+            for index, entry in sorted(result.get("cells", {}).items(), key=lambda kv: int(kv[0]))
+            if int(index) not in ours and entry.get("ename")]
 
 
 def score(name: str, course_nb: CourseNotebook, prepared: Prepared, result: dict,
-          reference: Reference | None = None) -> Grade:
+          reference: Reference | None = None, mode: str = "") -> Grade:
+    """The grade of a submission from the worker's result (``mode``: how it was executed)."""
     notes = [*prepared.notes, *(reference.notes if reference else []), *result.get("notes", [])]
     if result.get("tampering"):
-        notes.append("tampering found in the student's kernel (the score comes from the clean room either "
-                     f"way): {'; '.join(result['tampering'])}")
-    grade = Grade(name, course_nb.name, notes=notes, seconds=float(result.get("seconds", 0.0)))
-    for exercise in course_nb.exercises:
-        grade.exercises.append(_exercise_result(exercise, prepared, result))
-        if grade.exercises[-1].reason.startswith("not judged"):
-            grade.notes.append(f"{exercise.id}: {grade.exercises[-1].reason}")
-    for index, entry in sorted(result.get("cells", {}).items(), key=lambda kv: int(kv[0])):
-        if int(index) not in prepared.solutions and int(index) not in prepared.captures and entry.get("ename"):
-            grade.cell_errors.append(f"cell {index}: {entry['ename']}: {_short(entry.get('evalue', ''), 160)}")
-    return grade
+        notes.append("tampering found in the student's kernel (the score comes from the clean room "
+                     f"either way): {'; '.join(result['tampering'])}")
+    exercises = [_exercise_result(exercise, prepared, result) for exercise in course_nb.exercises]
+    notes += [f"{e.id}: {e.reason}" for e in exercises if e.reason.startswith("not judged")]
+    timings = result.get("timings")
+    return Grade(submission=name, notebook=course_nb.name, exercises=exercises, notes=notes,
+                 cell_errors=_cell_errors(prepared, result), mode=mode,
+                 seconds=float(result.get("seconds", 0.0)),
+                 timings=Timings(**{k: round(v, 2) for k, v in timings.items()})
+                 if isinstance(timings, dict) else None)
+
+
+def _judge(nb, course_nb: CourseNotebook, settings: GradeSettings, name: str,
+           references: dict[str, Reference] | None) -> Grade:
+    """Prepare, execute (after a reference run of its own if needed) and score one notebook."""
+    marker = f"cnncourse-grader-{secrets.token_hex(12)}"
+    prepared = prepare(nb, course_nb)
+    own = needs_reference(course_nb, prepared) and (references is None
+                                                    or course_nb.name not in references)
+    folder = Path(tempfile.mkdtemp(prefix="cnncourse-grade-reference-")) if own else None
+    try:
+        reference = build_reference(course_nb, settings, folder) if own else (
+            references or {}).get(course_nb.name, Reference(folder=None))
+        result = execute(prepared, course_nb, marker, settings, safe_name(name), reference)
+    except Exception as exc:  # the grader's own trouble (disk full, no kernel): still a row
+        reference = None
+        result = {"notes": [f"could not execute the notebook ({type(exc).__name__}: {exc})"]}
+    finally:
+        if folder is not None:
+            _remove(folder)
+    return score(name, course_nb, prepared, result, reference,
+                 mode="fast" if settings.fast else "full")
 
 
 def grade_submission(path: Path, course: dict[str, CourseNotebook], settings: GradeSettings,
-                     name: str | None = None, references: dict[str, Reference] | None = None) -> Grade:
+                     name: str | None = None,
+                     references: dict[str, Reference] | None = None) -> Grade:
     """Grade one submission; never raises for anything the submission does.
 
     ``references`` (notebook name -> Reference) are built once per grading run by
@@ -595,95 +654,15 @@ def grade_submission(path: Path, course: dict[str, CourseNotebook], settings: Gr
     try:
         nb = read_submission(path)
     except ValueError as exc:
-        return Grade(name, notes=[str(exc)])
+        return Grade(submission=name, notes=[str(exc)])
     course_nb = identify(nb, Path(path).name, course)
     if course_nb is None:
-        return Grade(name, notes=["not one of the course notebooks: no '# Exercise <id>' cell of any course "
-                                  "notebook, and neither its metadata nor its file name names one"])
-    marker = f"cnncourse-grader-{secrets.token_hex(12)}"
-    prepared = prepare(nb, course_nb)
-    own = needs_reference(course_nb, prepared) and (references is None or course_nb.name not in references)
-    folder = Path(tempfile.mkdtemp(prefix="cnncourse-grade-reference-")) if own else None
-    try:
-        reference = build_reference(course_nb, settings, folder) if own else (references or {}).get(
-            course_nb.name, Reference(None))
-        result = execute(prepared, course_nb, marker, settings, _safe_name(name), reference)
-    except Exception as exc:  # the grader's own trouble (disk full, no kernel): still a row
-        reference = None
-        result = {"notes": [f"could not execute the notebook ({type(exc).__name__}: {exc})"]}
-    finally:
-        if folder is not None:
-            _remove(folder)
-    grade = score(name, course_nb, prepared, result, reference)
+        return Grade(submission=name, notes=[
+            "not one of the course notebooks: no '# Exercise <id>' cell of any course notebook, "
+            "and neither its metadata nor its file name names one"])
+    grade = _judge(nb, course_nb, settings, name, references)
     grade.seconds = time.monotonic() - start
     return grade
-
-
-# ----------------------------------------------------------------------------- reports
-
-def _safe_name(submission: str) -> str:
-    name = re.sub(r"\.ipynb$", "", submission.replace("\\", "/").lstrip("./"))
-    return re.sub(r"[^\w.-]+", "_", name.replace("/", "__")).strip("_") or "submission"
-
-
-def write_csv(grades: list[Grade], course: dict[str, CourseNotebook], path: Path) -> Path:
-    """grades.csv: submission, one column per exercise (points scored), total, notes."""
-    used = {g.notebook for g in grades if g.notebook}
-    ids = [e.id for nb in course.values() if nb.name in used for e in nb.exercises]
-    path = Path(path)
-    if path.parent != Path(""):
-        path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", newline="", encoding="utf-8") as f:
-        writer = csv.writer(f)
-        writer.writerow(["submission", *ids, "total", "notes"])
-        for g in grades:
-            scores = {e.id: format_points(e.points) for e in g.exercises}
-            writer.writerow([g.submission, *(scores.get(i, "") for i in ids), format_points(g.total),
-                             "; ".join(g.notes)])
-    return path
-
-
-def feedback_text(grade: Grade) -> str:
-    lines = [f"# Feedback: {grade.submission}", ""]
-    if grade.notebook:
-        lines += [f"Notebook: `{grade.notebook}` · score **{format_points(grade.total)} / "
-                  f"{format_points(grade.max_total)}** points", "",
-                  "| exercise | points | result |", "|---|---|---|"]
-        for e in grade.exercises:
-            result = e.reason.replace("|", "\\|")
-            if e.exercise_cell_error and e.points == 0:
-                result += f" (your exercise cell raised {e.exercise_cell_error.replace('|', '/')})"
-            lines.append(f"| {e.title or e.id} | {format_points(e.points)} / {format_points(e.max_points)} | {result} |")
-        lines.append("")
-        lines.append("Your notebook ran from the top in a fresh kernel. Right after each exercise cell, the "
-                     "values its tests read (numbers, strings, lists, dicts, NumPy arrays, Keras models, "
-                     "datasets; your functions are called in your kernel) were handed to a separate clean "
-                     "kernel, where the test cell (the tests you saw plus hidden tests) ran; the exercise "
-                     "scores its points when that test cell runs without error.")
-    else:
-        lines += ["This submission could not be graded; score 0.", ""]
-    if grade.notes:
-        lines += ["", "## Notes", "", *[f"- {n}" for n in grade.notes]]
-    if grade.cell_errors:
-        lines += ["", "## Other cells that raised an error", "", *[f"- {c}" for c in grade.cell_errors[:20]]]
-    return "\n".join(lines) + "\n"
-
-
-def write_feedback(grades: list[Grade], folder: Path) -> list[Path]:
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    written, used = [], set()
-    for g in grades:
-        stem = _safe_name(g.submission)
-        candidate, n = stem, 1
-        while candidate in used:
-            n += 1
-            candidate = f"{stem}_{n}"
-        used.add(candidate)
-        path = folder / f"{candidate}.feedback.md"
-        path.write_text(feedback_text(g), encoding="utf-8")
-        written.append(path)
-    return written
 
 
 # ----------------------------------------------------------------------------- the command
@@ -706,7 +685,8 @@ def _needed_notebooks(paths: list[Path], course: dict[str, CourseNotebook]) -> l
             course_nb = identify(read_submission(path), Path(path).name, course)
         except ValueError:
             continue
-        if course_nb is not None and needs_reference(course_nb, prepare(read_submission(path), course_nb)):
+        if course_nb is not None and needs_reference(course_nb,
+                                                     prepare(read_submission(path), course_nb)):
             needed[course_nb.name] = course_nb
     return list(needed.values())
 
@@ -739,9 +719,11 @@ def grade_submissions(paths: list[Path], course: dict[str, CourseNotebook], sett
                 try:
                     results[i] = future.result()
                 except Exception as exc:  # a bug of ours must not lose the other rows
-                    results[i] = Grade(str(paths[i]), notes=[f"grader error: {type(exc).__name__}: {exc}"])
+                    results[i] = Grade(submission=str(paths[i]),
+                                       notes=[f"grader error: {type(exc).__name__}: {exc}"])
                 g = results[i]
-                bar.set_postfix_str(f"{Path(g.submission).name}: {format_points(g.total)}/{format_points(g.max_total)}")
+                score = f"{format_points(g.total)}/{format_points(g.max_total)}"
+                bar.set_postfix_str(f"{Path(g.submission).name}: {score}")
                 bar.update()
             bar.close()
     finally:

@@ -47,7 +47,9 @@ class NotPlainData(TypeError):
 
 def type_name(value) -> str:
     kind = type(value)
-    return kind.__qualname__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__qualname__}"
+    if kind.__module__ == "builtins":
+        return kind.__qualname__
+    return f"{kind.__module__}.{kind.__qualname__}"
 
 
 def _loaded(module: str):
@@ -126,8 +128,9 @@ class Writer:
             return {"t": "dataset", "file": name}
         if callable(value) and not isinstance(value, type) and self.on_function is not None:
             return {"t": "function", "id": self.on_function(value)}
-        raise NotPlainData(f"a {type_name(value)}, which is not plain data (numbers, strings, lists, "
-                           "tuples, dicts, NumPy arrays, Keras models, tf.data datasets, functions)")
+        raise NotPlainData(f"a {type_name(value)}, which is not plain data (numbers, strings, "
+                           "lists, tuples, dicts, NumPy arrays, Keras models, tf.data datasets, "
+                           "functions)")
 
     def _scalar(self, kind, value) -> dict:
         if kind is int:
@@ -145,7 +148,8 @@ class Writer:
         scalar = np is not None and isinstance(value, np.generic)
         array = np.asarray(value.numpy()) if _is_tensor(value) else np.asarray(value)
         if array.dtype.hasobject:
-            raise NotPlainData("a NumPy array of Python objects (dtype=object), which is not plain data")
+            raise NotPlainData("a NumPy array of Python objects (dtype=object), which is not "
+                               "plain data")
         name = self._file("npy")
         np.save(self.folder / name, array, allow_pickle=False)
         return {"t": "npscalar" if scalar else "ndarray", "file": name}
@@ -162,7 +166,8 @@ def write(folder: Path, values: dict, on_function=None) -> dict:
         except NotPlainData as exc:
             manifest["values"][name] = {"t": "refused", "why": str(exc)}
         except Exception as exc:  # saving a model or a dataset can fail in many ways
-            manifest["values"][name] = {"t": "refused", "why": f"it could not be saved ({type(exc).__name__}: {exc})"}
+            why = f"it could not be saved ({type(exc).__name__}: {exc})"
+            manifest["values"][name] = {"t": "refused", "why": why}
     return manifest
 
 
@@ -185,7 +190,8 @@ class Reader:
     def _path(self, node: dict) -> Path:
         name = node.get("file")
         if not isinstance(name, str) or not _FILE.match(name):
-            raise NotPlainData(f"a file name that is not one the grader writes ({str(name)[:40]!r})")
+            raise NotPlainData("a file name that is not one the grader writes "
+                               f"({str(name)[:40]!r})")
         return self.folder / name
 
     def decode(self, node, depth: int = 0):
@@ -261,7 +267,8 @@ def _bytes(value) -> bytes:
     return base64.b64decode(_str(value), validate=True)
 
 
-_SCALARS = {"bool": _bool, "int": _int, "float": _float, "complex": _complex, "str": _str, "bytes": _bytes}
+_SCALARS = {"bool": _bool, "int": _int, "float": _float, "complex": _complex, "str": _str,
+            "bytes": _bytes}
 
 
 def read_manifest(folder: Path) -> dict:

@@ -12,7 +12,8 @@ crashes cannot take the grader down). Two kinds of job:
   and the values, and runs the instructor's test cell. Functions among the values are called in
   the student's kernel through a Unix socket that this worker serves, each call with a time limit.
 
-The result file is rewritten after every cell, so whatever was graded before a hard kill survives it.
+The result file is rewritten after every cell, so whatever was graded before a hard kill survives
+it.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+
+from cnncourse.grading.gradebook import Timings
 
 TIMEOUT_ENAME = "CellTimeoutError"
 PROBE_TIMEOUT_S = 15
@@ -65,14 +68,15 @@ class TestRecord:
 
 @dataclass
 class WorkerResult:
-    cells: dict[str, dict] = field(default_factory=dict)  #: student's (or reference) cell index -> CellRecord
-    tests: dict[str, dict] = field(default_factory=dict)  #: exercise id -> TestRecord
-    references: dict[str, dict] = field(default_factory=dict)  #: exercise id -> pickle file, sha256, failed
+    cells: dict[str, dict] = field(default_factory=dict)  #: cell index -> CellRecord as a dict
+    tests: dict[str, dict] = field(default_factory=dict)  #: exercise id -> TestRecord as a dict
+    references: dict[str, dict] = field(default_factory=dict)  #: id -> file, sha256, failed
     notes: list[str] = field(default_factory=list)
     tampering: list[str] = field(default_factory=list)
     kernel_pgids: list[int] = field(default_factory=list)
     finished: bool = False
     seconds: float = 0.0
+    timings: Timings = field(default_factory=Timings)
 
 
 def _write_json(path: Path, data: dict) -> None:
@@ -84,8 +88,9 @@ def _write_json(path: Path, data: dict) -> None:
 def _error_of(cell) -> dict:
     for output in cell.get("outputs", []):
         if output.get("output_type") == "error":
-            return {"ename": output.get("ename", ""), "evalue": strip_ansi(str(output.get("evalue", ""))),
-                    "traceback": strip_ansi("\n".join(output.get("traceback", [])))[-4000:]}
+            traceback = strip_ansi("\n".join(output.get("traceback", [])))[-4000:]
+            return {"ename": output.get("ename", ""), "traceback": traceback,
+                    "evalue": strip_ansi(str(output.get("evalue", "")))}
     return {}
 
 
@@ -111,17 +116,28 @@ def _native_kernel_manager():
 
 
 class Kernel:
-    """One kernel driven by nbclient: cells with a time limit, an interrupt probe, death detected."""
+    """One kernel driven by nbclient: cells with a time limit, an interrupt probe, death
+    detected."""
 
-    def __init__(self, nb, cwd: str, iopub_timeout: int, probe_timeout: float):
+    def __init__(self, nb, cwd: str, iopub_timeout: int, probe_timeout: float, sockets: str):
+        """``sockets``: absolute path prefix of the kernel's Unix sockets (IPC transport: no TCP
+        ports to race for when many kernels start at once, no port any local process can reach,
+        and no "running over TCP without encryption" warning in the kernel's log)."""
         from nbclient import NotebookClient
+        from traitlets.config import Config
 
         self.limit, self.replies, self.dead, self.probe_timeout = 60.0, {}, False, probe_timeout
+        Path(sockets).parent.mkdir(parents=True, exist_ok=True)
+        # a Unix socket path has at most 107 bytes (port suffix included): a very long TMPDIR
+        # gets TCP instead
+        transport = {"transport": "ipc", "ip": sockets} if len(sockets) < 96 else {}
         self.client = NotebookClient(
             nb, kernel_name="python3", kernel_manager_class=_native_kernel_manager(),
+            config=Config({"KernelManager": transport}),
             allow_errors=True, interrupt_on_timeout=True,
             timeout_func=lambda cell: max(1, int(self.limit)), shutdown_kernel="immediate",
-            error_on_timeout={"ename": TIMEOUT_ENAME, "evalue": "time limit reached", "traceback": []},
+            error_on_timeout={"ename": TIMEOUT_ENAME, "evalue": "time limit reached",
+                              "traceback": []},
             on_cell_executed=self._executed, iopub_timeout=iopub_timeout, startup_timeout=120,
             resources={"metadata": {"path": cwd}})
 
@@ -131,6 +147,11 @@ class Kernel:
     @property
     def pgid(self) -> int | None:
         return getattr(getattr(self.client.km, "provisioner", None), "pgid", None)
+
+    def cpu_seconds(self) -> float:
+        """CPU time (user + system) the kernel's process has used so far; 0 where unknown."""
+        pid = getattr(getattr(self.client.km, "provisioner", None), "pid", None)
+        return _cpu_seconds(pid) if pid else 0.0
 
     def hide_connection_file(self) -> None:
         """Other processes of this user (a submission) cannot find this kernel's key any more."""
@@ -169,7 +190,8 @@ class Kernel:
         self.limit = self.probe_timeout
         iopub, self.client.iopub_timeout = self.client.iopub_timeout, 1
         try:
-            await self.client.async_execute_cell(nbformat.v4.new_code_cell("None"), index, store_history=False)
+            await self.client.async_execute_cell(nbformat.v4.new_code_cell("None"), index,
+                                                 store_history=False)
             stuck = self.replies.get(index, {}).get("ename") == TIMEOUT_ENAME
         except Exception:
             stuck = True
@@ -186,7 +208,7 @@ class Job:
 
         self.spec = job
         self.nb = nbformat.read(job["notebook"], as_version=4)
-        Path(job["notebook"]).unlink()  # it may hold instructor code: gone before any student code runs
+        Path(job["notebook"]).unlink()  # it may hold instructor code: gone before student code runs
         self.result = WorkerResult()
         self.start = time.monotonic()
         self.deadline = self.start + float(job["total_timeout"])
@@ -196,12 +218,14 @@ class Job:
         self.result.seconds = round(time.monotonic() - self.start, 1)
         _write_json(Path(self.spec["result"]), asdict(self.result))
 
-    def kernel(self, cwd: str, nb=None) -> Kernel:
+    def kernel(self, name: str, cwd: str, nb=None) -> Kernel:
         import nbformat
 
-        nb = nb if nb is not None else nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("")])
+        if nb is None:
+            nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("")])
         return Kernel(nb, cwd, int(self.spec.get("iopub_timeout", 10)),
-                      float(self.spec.get("probe_timeout", PROBE_TIMEOUT_S)))
+                      float(self.spec.get("probe_timeout", PROBE_TIMEOUT_S)),
+                      sockets=str(Path(self.spec["scratch"]) / "sockets" / name))
 
     def code_cells(self):
         for index, cell in enumerate(self.nb.cells):
@@ -211,8 +235,8 @@ class Job:
     def time_left(self, index) -> float | None:
         remaining = self.deadline - time.monotonic()
         if remaining < 1:
-            self.result.notes.append(f"total time limit of {self.spec['total_timeout']:g} s reached before "
-                                     f"cell {index}; the rest was not run")
+            self.result.notes.append(f"total time limit of {self.spec['total_timeout']:g} s "
+                                     f"reached before cell {index}; the rest was not run")
             return None
         return min(self.cell_timeout, remaining)
 
@@ -220,15 +244,25 @@ class Job:
         """Record a student/reference cell; True when the run cannot go on."""
         self.result.cells[str(index)] = asdict(record)
         if record.status == "kernel died":
-            self.result.notes.append(f"the kernel died in cell {index} (the code ended its own Python process, "
-                                     "crashed it or ran out of memory); the rest was not run")
+            self.result.notes.append(f"the kernel died in cell {index} (the code ended its own "
+                                     "Python process, crashed it or ran out of memory); the rest "
+                                     "was not run")
         elif kernel.dead and record.status == "timeout":
-            self.result.notes.append(f"cell {index} did not stop when interrupted at the time limit; "
-                                     "the rest was not run")
+            self.result.notes.append(f"cell {index} did not stop when interrupted at the time "
+                                     "limit; the rest was not run")
         elif kernel.dead:
-            self.result.notes.append(f"cell {index} could not be executed ({record.ename}: {record.evalue}); "
-                                     "the rest was not run")
+            self.result.notes.append(f"cell {index} could not be executed ({record.ename}: "
+                                     f"{record.evalue}); the rest was not run")
         return kernel.dead
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a running process, from /proc (0 where there is none)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return 0.0
 
 
 def _kernel_env(folder: Path, accelerators: bool = True) -> dict:
@@ -252,14 +286,16 @@ def _read_references(job: Job, record: CellRecord) -> None:
             entry = json.loads(line[len(REFERENCE_LINE):])
             job.result.references[entry["exercise"]] = entry
             for name, why in entry.get("failed", {}).items():
-                job.result.notes.append(f"the instructor's context lacks {name!r}: it cannot be pickled ({why})")
+                job.result.notes.append(f"the instructor's context lacks {name!r}: it cannot be "
+                                        f"pickled ({why})")
     if record.ename:
-        job.result.notes.append(f"the instructor's context could not be saved ({record.ename}: {record.evalue})")
+        job.result.notes.append("the instructor's context could not be saved "
+                                f"({record.ename}: {record.evalue})")
 
 
 async def run_reference(job: Job) -> None:
     """Run the instructor notebook; its reference-capture cells report the context pickles."""
-    kernel = job.kernel(job.spec["cwd"], job.nb)
+    kernel = job.kernel("reference", job.spec["cwd"], job.nb)
     async with kernel.client.async_setup_kernel(env=_kernel_env(Path(job.spec["scratch"]))):
         kernel.hide_connection_file()
         job.result.kernel_pgids = [kernel.pgid] if kernel.pgid else []
@@ -278,15 +314,15 @@ async def run_reference(job: Job) -> None:
 # ----------------------------------------------------------------------------- submission
 
 class Channel:
-    """Serves the clean room's calls of the student's functions (one at a time, only while judging)."""
+    """Serves the clean room's calls of the student's functions (one at a time, only while
+    judging)."""
 
     def __init__(self, student: Kernel, scratch_index: int, call_limit: float):
         self.student, self.index, self.call_limit = student, scratch_index, call_limit
         self.open, self.lock = False, asyncio.Lock()
 
     async def handle(self, reader, writer) -> None:
-        import nbformat
-
+        """One request: the folder of a call's arguments in, a status line out."""
         try:
             request = json.loads((await reader.readline()).decode())
             folder = str(request["call"])
@@ -294,38 +330,47 @@ class Channel:
             status = "bad request"
         else:
             async with self.lock:
-                if not self.open:
-                    status = "refused"
-                elif self.student.dead:
-                    status = "your notebook's kernel is not running any more"
-                else:
-                    cell = nbformat.v4.new_code_cell(f"{MODULE}.serve_call({folder!r})")
-                    record = await self.student.run(cell, self.index, self.call_limit, store_history=False)
-                    status = "timeout" if record.status == "timeout" else (
-                        "ok" if record.status == "ok" else f"{record.ename}: {record.evalue}"[:300])
+                status = await self._call(folder)
         writer.write(json.dumps({"status": status}).encode() + b"\n")
         await writer.drain()
         writer.close()
+
+    async def _call(self, folder: str) -> str:
+        import nbformat
+
+        if not self.open:
+            return "refused"
+        if self.student.dead:
+            return "your notebook's kernel is not running any more"
+        cell = nbformat.v4.new_code_cell(f"{MODULE}.serve_call({folder!r})")
+        record = await self.student.run(cell, self.index, self.call_limit, store_history=False)
+        if record.status in ("ok", "timeout"):
+            return record.status
+        return f"{record.ename}: {record.evalue}"[:300]
 
 
 async def judge(job: Job, room: Kernel, channel: Channel, exercise: str) -> TestRecord:
     """Run one exercise's tests in the clean room on the values just captured."""
     import nbformat
 
-    spec = {**job.spec["judging"][exercise], "values": str(Path(job.spec["exchange"]) / "values" / exercise),
-            "calls": str(Path(job.spec["exchange"]) / "calls" / exercise), "channel": job.spec["socket"],
+    exchange = Path(job.spec["exchange"])
+    spec = {**job.spec["judging"][exercise], "values": str(exchange / "values" / exercise),
+            "calls": str(exchange / "calls" / exercise), "channel": job.spec["socket"],
             "call_limit": channel.call_limit}
     if spec["context"] == "snapshot":
         snapshot = job.result.references.get("context", {})
         spec["context"], spec["sha256"] = snapshot.get("file"), snapshot.get("sha256")
     source = spec.pop("tests")
-    setup = await room.run(nbformat.v4.new_code_cell(f"{MODULE}.judge(globals(), {spec!r})"), 0, job.cell_timeout * 2)
+    setup = await room.run(nbformat.v4.new_code_cell(f"{MODULE}.judge(globals(), {spec!r})"), 0,
+                           job.cell_timeout * 2)
     if setup.status != "ok":
-        reason = setup.evalue if setup.ename == "NotJudged" else f"{setup.ename}: {setup.evalue}".strip(": ")
+        reason = (setup.evalue if setup.ename == "NotJudged"
+                  else f"{setup.ename}: {setup.evalue}".strip(": "))
         return TestRecord(exercise=exercise, status="not judged", not_judged=reason or setup.status)
     channel.open = True
     try:
-        test = await room.run(nbformat.v4.new_code_cell(source), 0, job.cell_timeout * 2 + PROBE_TIMEOUT_S)
+        test = await room.run(nbformat.v4.new_code_cell(source), 0,
+                              job.cell_timeout * 2 + PROBE_TIMEOUT_S)
     finally:
         channel.open = False
     return TestRecord(exercise=exercise, status=test.status, ename=test.ename, evalue=test.evalue,
@@ -334,7 +379,8 @@ async def judge(job: Job, room: Kernel, channel: Channel, exercise: str) -> Test
 
 
 def _read_tampering(job: Job, exercise: str) -> None:
-    """The student's kernel's own account of tampering, read as data (it may be missing or false)."""
+    """The student's kernel's own account of tampering, read as data (it may be missing or
+    false)."""
     path = Path(job.spec["exchange"]) / "values" / exercise / "manifest.json"
     try:
         found = json.loads(path.read_text(encoding="utf-8")).get("tampering", [])
@@ -349,7 +395,8 @@ async def _warm_up(job: Job, room: Kernel) -> None:
     """The clean room imports its modules (it must be done before the student's code runs)."""
     import nbformat
 
-    record = await room.run(nbformat.v4.new_code_cell(f"{MODULE}.warm_up({job.spec['imports']!r})"), 0, 300)
+    cell = nbformat.v4.new_code_cell(f"{MODULE}.warm_up({job.spec['imports']!r})")
+    record = await room.run(cell, 0, 300)
     if record.status != "ok":
         raise RuntimeError(f"the clean room did not start ({record.ename}: {record.evalue})")
 
@@ -357,7 +404,8 @@ async def _warm_up(job: Job, room: Kernel) -> None:
 async def _start_student(job: Job, student: Kernel, index: int) -> None:
     import nbformat
 
-    start = nbformat.v4.new_code_cell(f"{MODULE}.start({job.spec['exchange']!r}, {job.spec['allowed']!r})")
+    start = nbformat.v4.new_code_cell(
+        f"{MODULE}.start({job.spec['exchange']!r}, {job.spec['allowed']!r})")
     if (await student.run(start, index, 120, store_history=False)).status != "ok":
         raise RuntimeError("the student's kernel did not start")
 
@@ -369,24 +417,39 @@ def _snapshot_cells(spec: dict) -> set:
     return set(snapshot) if isinstance(snapshot, list) else {snapshot}
 
 
+async def _judge_capture(job: Job, room: Kernel, channel: Channel, exercise: str) -> None:
+    """After an exercise cell: note the tampering the student's kernel saw, judge the values."""
+    began = time.monotonic()
+    _read_tampering(job, exercise)
+    job.result.tests[exercise] = asdict(await judge(job, room, channel, exercise))
+    job.result.timings.judging += time.monotonic() - began
+    if room.dead:
+        job.result.notes.append("the clean room stopped answering; the rest was not judged")
+
+
 async def _run_student(job: Job, student: Kernel, room: Kernel, channel: Channel) -> None:
+    """The submission's cells one by one, each capture followed by its judgement."""
     captures = {int(k): v for k, v in job.spec["captures"].items()}
+    grader_cells = {*captures, *_snapshot_cells(job.spec)}
     for index, cell in job.code_cells():
         if index == channel.index:
             continue
         seconds = job.time_left(index)
         if seconds is None:
             break
+        began = time.monotonic()
         record = await student.run(cell, index, seconds)
-        if index in _snapshot_cells(job.spec):  # ran before student code: its output is the grader's
+        if index in grader_cells:
+            job.result.timings.handover += time.monotonic() - began
+        else:
+            job.result.timings.cells += time.monotonic() - began
+        if index in _snapshot_cells(job.spec):  # ran before student code: grader output
             _read_references(job, record)
         if job.stopped(student, index, record):
             break
         if index in captures:
-            _read_tampering(job, captures[index])
-            job.result.tests[captures[index]] = asdict(await judge(job, room, channel, captures[index]))
+            await _judge_capture(job, room, channel, captures[index])
             if room.dead:
-                job.result.notes.append("the clean room stopped answering; the rest was not judged")
                 break
         job.save()
 
@@ -396,12 +459,14 @@ async def run_submission(job: Job) -> None:
     import nbformat
 
     scratch = Path(job.spec["scratch"])
-    room = job.kernel(str(scratch / "room"))
+    room = job.kernel("room", str(scratch / "room"))
     job.nb.cells.append(nbformat.v4.new_code_cell("None"))  # where the channel's calls execute
-    student = job.kernel(job.spec["cwd"], job.nb)
-    channel = Channel(student, len(job.nb.cells) - 1, min(job.cell_timeout, float(job.spec["call_limit"])))
+    student = job.kernel("student", job.spec["cwd"], job.nb)
+    channel = Channel(student, len(job.nb.cells) - 1,
+                      min(job.cell_timeout, float(job.spec["call_limit"])))
     (scratch / "room").mkdir(parents=True, exist_ok=True)
-    async with room.client.async_setup_kernel(env=_kernel_env(scratch / "room", accelerators=False)):
+    room_env = _kernel_env(scratch / "room", accelerators=False)
+    async with room.client.async_setup_kernel(env=room_env):
         room.hide_connection_file()
         warm_up = asyncio.ensure_future(_warm_up(job, room))  # while the student's kernel starts
         async with student.client.async_setup_kernel(env=_kernel_env(Path(job.spec["cwd"]).parent)):
@@ -409,11 +474,14 @@ async def run_submission(job: Job) -> None:
             job.save()
             await _start_student(job, student, channel.index)
             await warm_up
+            job.result.timings.start = time.monotonic() - job.start
             server = await asyncio.start_unix_server(channel.handle, path=job.spec["socket"])
             try:
                 await _run_student(job, student, room, channel)
             finally:
                 server.close()
+                job.result.timings.cpu_student = student.cpu_seconds()
+                job.result.timings.cpu_clean_room = room.cpu_seconds()
 
 
 def run_job(spec: dict) -> dict:
@@ -422,9 +490,10 @@ def run_job(spec: dict) -> dict:
     runner = run_reference if spec.get("mode") == "reference" else run_submission
     try:
         asyncio.run(runner(job))
-    except Exception as exc:  # the grader's own trouble (a kernel that does not start): still a result
+    except Exception as exc:  # the grader's own trouble (a kernel that won't start): a result
         job.result.notes.append(f"grading stopped: {type(exc).__name__}: {exc}")
     job.result.finished = True
+    job.result.timings.cpu_worker = sum(os.times()[:2])
     job.save()
     return asdict(job.result)
 
