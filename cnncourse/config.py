@@ -36,6 +36,13 @@ def fast_mode() -> bool:
     raise ValueError(f"CNNCOURSE_FAST must be 1 or 0 (or true/false), got {value!r}")
 
 
+def demo_fallback() -> bool:
+    """True when ``CNNCOURSE_DEMO_FALLBACK=1``: the lab falls back to synthetic demo X-rays, saying
+    so, when the real data cannot be had. ``python -m cnncourse course`` sets it, so that a full
+    course run without Kaggle credentials finishes (labelled synthetic) instead of stopping."""
+    return os.environ.get("CNNCOURSE_DEMO_FALLBACK", "").strip() == "1"
+
+
 def pick(full, fast):
     """Return ``fast`` in fast mode and ``full`` otherwise,
     e.g. ``epochs = pick(full=12, fast=2)``."""

@@ -135,14 +135,17 @@ def install_kernel_config(folder: str | Path = KERNEL_CONFIG_FOLDER) -> Path:
 def kernel_environment() -> dict[str, str]:
     """Environment of the kernels the runner starts: ours, quiet, and able to display figures.
 
-    No TensorFlow log noise, plotly's ``plotly_mimetype`` renderer (the figure as JSON; the HTML
-    pages draw it with one shared plotly.js), and no ``MPLBACKEND``: ipykernel installs its inline
-    backend only when that variable is unset, and a headless one (``Agg``, as test set-ups and
-    graders use) would turn every matplotlib figure into the text ``<Figure size ...>``.
+    No TensorFlow log noise, the lab's fallback to labelled demo X-rays when the real data cannot
+    be had (:func:`config.demo_fallback`), plotly's ``plotly_mimetype`` renderer (the figure as
+    JSON; the HTML pages draw it with one shared plotly.js), and no ``MPLBACKEND``: ipykernel
+    installs its inline backend only when that variable is unset, and a headless one (``Agg``, as
+    test set-ups and graders use) would turn every matplotlib figure into the text
+    ``<Figure size ...>``.
     """
     env = {name: value for name, value in os.environ.items() if name != "MPLBACKEND"}
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     env.setdefault("PLOTLY_RENDERER", "plotly_mimetype")
+    env.setdefault("CNNCOURSE_DEMO_FALLBACK", "1")  # no Kaggle credentials: the lab's demo X-rays
     return env
 
 

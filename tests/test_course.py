@@ -191,3 +191,27 @@ def test_no_notebook_asserts_an_unmeasured_accuracy(path):
     flagged = [line for line in lines
                if TRAINED_RESULT_ASSERT.search(line) and line not in MEASURED_ASSERTS]
     assert not flagged, f"use course.target(...) for: {flagged}"
+
+
+def test_runner_kernels_let_the_lab_fall_back_to_labelled_demo_xrays(monkeypatch, tmp_path):
+    """make course offline without Kaggle credentials: the lab runs on demo X-rays, saying why."""
+    from cnncourse import pneumonia as pn
+
+    monkeypatch.delenv("CNNCOURSE_DEMO_FALLBACK", raising=False)
+    assert not config.demo_fallback()
+    assert course.kernel_environment()["CNNCOURSE_DEMO_FALLBACK"] == "1"
+    lab = nbformat.read(config.REPO_ROOT / "labs" / "lab3_pneumonia.ipynb", as_version=4)
+    assert any("pn.find_data(demo=None if config.demo_fallback() else False)" in c.source
+               for c in lab.cells), "the lab's data cell no longer reads the runner's setting"
+    for name in ("KAGGLE_USERNAME", "KAGGLE_KEY", "KAGGLE_API_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.kaggle token either
+    monkeypatch.setenv("KAGGLE_CONFIG_DIR", str(tmp_path / "no-kaggle"))
+    monkeypatch.setenv("CNNCOURSE_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("CNNCOURSE_DEMO_FALLBACK", "1")
+    with pytest.raises(pn.DataUnavailable):
+        pn.find_data(demo=False, quiet=True)
+    folder, label = pn.find_data(demo=None, quiet=True,
+                                 demo_options={"n_per_class": {"NORMAL": 2, "PNEUMONIA": 3},
+                                               "size_range": (64, 96)})
+    assert pn.is_demo(folder) and label == pn.DEMO_LABEL

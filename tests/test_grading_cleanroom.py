@@ -156,11 +156,12 @@ def test_writes_outside_the_allowed_folders_are_named(tmp_path, monkeypatch):
 def test_values_and_context_of_the_course_exercises():
     nb = nbformat.read(config.REPO_ROOT / "labs" / "lab3_pneumonia.ipynb", as_version=4)
     exercises = {e.id: e for e in find_exercises(nb, "lab3_pneumonia")}
-    # bound outside the solution block too
-    assert exercises["lab3-3"].values == ["ft_model", "unfrozen"]
-    assert "evaluation" in exercises["lab3-4"].context
-    assert "my_threshold" in exercises["lab3-4"].values
-    assert "_val" not in exercises["lab3-4"].context  # the test's own names are not context
+    assert exercises["lab3-1"].values == ["model"]
+    assert "start_fine_tuning" in exercises["lab3-2"].values
+    assert "FINE_TUNE_LAYERS" in exercises["lab3-2"].context
+    # p_val and y_val are bound outside the solution block too
+    assert exercises["lab3-5"].values == ["my_threshold", "p_val", "y_val"]
+    assert "_val" not in exercises["lab3-5"].context  # the test's own names are not context
 
 
 # ----------------------------------------------------------------------------- notebook 00 graded
