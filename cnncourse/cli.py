@@ -10,7 +10,7 @@
     python -m cnncourse refresh NOTEBOOK…        re-record the outputs nbval checks, strip the rest
     python -m cnncourse student-edition --out DIR  the course without solutions (the student branch)
     python -m cnncourse set-repo URL             point Colab links and set-up cells at a fork
-"""
+"""  # noqa: E501 (`--help` prints this table as it stands: wrapping it would change its output)
 
 from __future__ import annotations
 
@@ -38,7 +38,8 @@ def _doctor(args) -> int:
 def _course(args) -> int:
     from cnncourse import course
 
-    return course.run_course(only=args.names or None, out=args.out, fast=True if args.fast else None)
+    return course.run_course(only=args.names or None, out=args.out,
+                             fast=True if args.fast else None)
 
 
 def _refresh(args) -> int:
@@ -99,25 +100,32 @@ _BRANCH = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*(?:/[A-Za-z0-9][A-Za-z0-9._-]*)
 def _set_repo(args) -> int:
     """Replace the repository URL and the student branch everywhere they are written."""
     if config.REPO_ROOT is None:
-        print("set-repo edits the repository checkout; run it from a clone installed with pip install -e .")
+        print("set-repo edits the repository checkout; run it from a clone installed with "
+              "pip install -e .")
         return 2
     new = args.url.rstrip("/")
     if not re.fullmatch(r"https://github\.com/[\w.-]+/[\w.-]+", new):
         print(f"expected a GitHub URL like https://github.com/ORG/REPO, got {args.url!r}")
         return 2
     branch = args.student_branch or config.STUDENT_BRANCH
-    if not _BRANCH.fullmatch(branch) or ".." in branch or branch.endswith((".", ".lock")) or branch == "main":
-        print(f"expected a branch name for the student edition other than main, like 'student', got {branch!r}")
+    if (not _BRANCH.fullmatch(branch) or ".." in branch or branch.endswith((".", ".lock"))
+            or branch == "main"):
+        print("expected a branch name for the student edition other than main, like 'student', "
+              f"got {branch!r}")
         return 2
     root = config.REPO_ROOT
     files = [root / "cnncourse" / "config.py", root / "pyproject.toml", root / "README.md",
              *sorted(root.glob("notebooks/*.ipynb")), *sorted(root.glob("labs/*.ipynb"))]
     old_url, old_branch = config.REPO_URL, config.STUDENT_BRANCH
-    old_path, new_path = old_url.removeprefix("https://github.com/"), new.removeprefix("https://github.com/")
+    old_path = old_url.removeprefix("https://github.com/")
+    new_path = new.removeprefix("https://github.com/")
     replacements = {  # all in one pass, so a new URL that extends the old one is not replaced twice
-        f"github/{old_path}/blob/{old_branch}/": f"github/{new_path}/blob/{branch}/",  # README Colab links
-        f"--branch {old_branch} {old_url}": f"--branch {branch} {new}",  # notebooks' set-up cells
-        f'STUDENT_BRANCH = "{old_branch}"': f'STUDENT_BRANCH = "{branch}"',  # config.py
+        # README Colab links
+        f"github/{old_path}/blob/{old_branch}/": f"github/{new_path}/blob/{branch}/",
+        # notebooks' set-up cells
+        f"--branch {old_branch} {old_url}": f"--branch {branch} {new}",
+        # config.py
+        f'STUDENT_BRANCH = "{old_branch}"': f'STUDENT_BRANCH = "{branch}"',
         old_url: new,
         f"github/{old_path}/": f"github/{new_path}/",
     }
@@ -155,11 +163,14 @@ def _add_lab_parser(sub) -> None:
                    help=f"fine-tuning epochs ({default('fine_tune_epochs')})")
     p.add_argument("--batch-size", type=int, default=D["batch_size"])
     p.add_argument("--data-dir", type=Path, default=None,
-                   help="folder with train/ val/ test/ (default: download from Kaggle into the cache)")
+                   help="folder with train/ val/ test/ "
+                        "(default: download from Kaggle into the cache)")
     p.add_argument("--out", type=Path, default=None,
-                   help="run folder (default runs/pneumonia-DATE-TIME); the same folder resumes a run")
+                   help="run folder (default runs/pneumonia-DATE-TIME); "
+                        "the same folder resumes a run")
     p.add_argument("--demo", action="store_true",
-                   help="use synthetic demo X-rays when the real data or Kaggle credentials are missing")
+                   help="use synthetic demo X-rays when the real data or Kaggle credentials "
+                        "are missing")
     p.set_defaults(func=_lab)
 
 
@@ -226,12 +237,15 @@ def build_parser() -> argparse.ArgumentParser:
     _add_doctor_parser(sub)
 
     p = sub.add_parser("course", help="execute every notebook and lab, write HTML pages")
-    p.add_argument("names", nargs="*", help="only notebooks whose file name matches one of these patterns")
+    p.add_argument("names", nargs="*",
+                   help="only notebooks whose file name matches one of these patterns")
     p.add_argument("--out", default="build/course", help="output folder (default: build/course)")
-    p.add_argument("--fast", action="store_true", help="fast mode (CNNCOURSE_FAST=1): small data, few epochs")
+    p.add_argument("--fast", action="store_true",
+                   help="fast mode (CNNCOURSE_FAST=1): small data, few epochs")
     p.set_defaults(func=_course)
 
-    p = sub.add_parser("refresh", help="re-execute notebooks and store only their NBVAL_CHECK_OUTPUT outputs")
+    p = sub.add_parser("refresh", help="re-execute notebooks and store only their "
+                                       "NBVAL_CHECK_OUTPUT outputs")
     p.add_argument("notebooks", nargs="+", type=Path)
     p.add_argument("--full", action="store_true", help="execute in full mode instead of fast mode")
     p.set_defaults(func=_refresh)
@@ -239,7 +253,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_lab_parser(sub)
 
     p = sub.add_parser("assign", help="write student versions of the notebooks")
-    p.add_argument("notebooks", nargs="*", type=Path, help="only these course notebooks (default: all)")
+    p.add_argument("notebooks", nargs="*", type=Path,
+                   help="only these course notebooks (default: all)")
     p.add_argument("--out", type=Path, default=Path("build/student"),
                    help="student notebooks, same relative paths (default: build/student)")
     p.add_argument("--instructor-out", type=Path, default=None,
@@ -260,7 +275,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fast", action="store_true", help="fast mode (CNNCOURSE_FAST=1)")
     p.set_defaults(func=_check)
 
-    p = sub.add_parser("student-edition", help="write the student edition: student notebooks, package, data")
+    p = sub.add_parser("student-edition",
+                       help="write the student edition: student notebooks, package, data")
     p.add_argument("--out", type=Path, default=Path("build/student-edition"),
                    help="an empty or new folder, or an earlier edition to replace "
                         "(default: build/student-edition)")
@@ -269,13 +285,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("set-repo", help="point Colab links and set-up cells at another repository")
     p.add_argument("url")
     p.add_argument("--student-branch", default=None,
-                   help=f"branch with the student edition (default: keep {config.STUDENT_BRANCH!r})")
+                   help="branch with the student edition "
+                        f"(default: keep {config.STUDENT_BRANCH!r})")
     p.set_defaults(func=_set_repo)
     return parser
 
 
 # Commands that never import TensorFlow in this process (their kernels and workers start it).
-WITHOUT_TENSORFLOW = {"course", "refresh", "set-repo", "assign", "grade", "check", "student-edition"}
+WITHOUT_TENSORFLOW = {"course", "refresh", "set-repo", "assign", "grade", "check",
+                      "student-edition"}
 
 
 def main(argv: list[str] | None = None) -> int:

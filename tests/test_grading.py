@@ -45,12 +45,26 @@ from cnncourse.grading.exercises import tests_header as _tests_header
 
 NOTEBOOKS = course.course_notebooks()
 
-DOUBLE_SOLUTION = "# Exercise syn-1\ndef double(x):\n    ### BEGIN SOLUTION\n    return 2 * x\n    ### END SOLUTION"
-DOUBLE_TESTS = ("# Tests: exercise syn-1 (1 point)\nassert double(2) == 4, 'double(2) should be 4'\n"
-                "### BEGIN HIDDEN TESTS\nassert double(-3) == -6, 'the secret hidden message'\n### END HIDDEN TESTS")
-ROOT_SOLUTION = "# Exercise syn-2\n### BEGIN SOLUTION\nroot = math.sqrt(2)\n### END SOLUTION\nprint(root)"
-ROOT_TESTS = ("# Tests: exercise syn-2 (2 points)\nassert root > 1\n### BEGIN HIDDEN TESTS\n"
-              "assert abs(root - 1.4142135623730951) < 1e-12\n### END HIDDEN TESTS")
+DOUBLE_SOLUTION = ("# Exercise syn-1\n"
+                   "def double(x):\n"
+                   "    ### BEGIN SOLUTION\n"
+                   "    return 2 * x\n"
+                   "    ### END SOLUTION")
+DOUBLE_TESTS = ("# Tests: exercise syn-1 (1 point)\n"
+                "assert double(2) == 4, 'double(2) should be 4'\n"
+                "### BEGIN HIDDEN TESTS\n"
+                "assert double(-3) == -6, 'the secret hidden message'\n"
+                "### END HIDDEN TESTS")
+ROOT_SOLUTION = ("# Exercise syn-2\n"
+                 "### BEGIN SOLUTION\n"
+                 "root = math.sqrt(2)\n"
+                 "### END SOLUTION\n"
+                 "print(root)")
+ROOT_TESTS = ("# Tests: exercise syn-2 (2 points)\n"
+              "assert root > 1\n"
+              "### BEGIN HIDDEN TESTS\n"
+              "assert abs(root - 1.4142135623730951) < 1e-12\n"
+              "### END HIDDEN TESTS")
 
 
 def synthetic_notebook():
@@ -65,7 +79,8 @@ def synthetic_notebook():
         new_code_cell(ROOT_SOLUTION),
         new_code_cell(ROOT_TESTS),
     ])
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                 "language": "python"}
     for index, cell in enumerate(nb.cells):
         cell.id = f"cell-{index}"  # fixed ids, like a notebook saved and reopened
     return nb
@@ -105,7 +120,7 @@ def read_grades(path):
         return {row["submission"]: row for row in csv.DictReader(f)}
 
 
-# ----------------------------------------------------------------------------- format and student version
+# ----------------------------------------------------------------------- format and student version
 
 def test_exercises_are_found_with_ids_points_and_titles():
     exercises = find_exercises(synthetic_notebook(), "99_synthetic")
@@ -122,7 +137,8 @@ def test_exercises_are_found_with_ids_points_and_titles():
     (3, "# Exercise syn-2\n### BEGIN SOLUTION\nx = 1\n### END SOLUTION", "already used"),
     (4, "# Tests: exercise syn-1 (3 points)\nassert True", "3 points in its test cell but 1"),
     (4, "# Tests: exercise syn-9 (1 point)\nassert True", "no '# Exercise syn-9' cell before it"),
-    (4, "# Tests: exercise syn-1 (1 point)\n### BEGIN SOLUTION\nx = 1\n### END SOLUTION", "belong in the exercise cell"),
+    (4, "# Tests: exercise syn-1 (1 point)\n### BEGIN SOLUTION\nx = 1\n### END SOLUTION",
+     "belong in the exercise cell"),
     (4, "# Tests: exercise syn-1 (1 point)\n### BEGIN HIDDEN TESTS\nassert x", "never closed"),
     (4, "# Tests for exercise syn-1 (1 point)\nassert True", "looks like a test header"),
     (1, "### BEGIN HIDDEN TESTS\nassert True\n### END HIDDEN TESTS", "neither"),
@@ -146,7 +162,8 @@ def test_student_version_stubs_solutions_drops_hidden_tests_keeps_the_rest():
     assert student.cells[6].source == (
         '# Exercise syn-2\n# YOUR CODE HERE\nraise NotImplementedError("Exercise syn-2: write your '
         'solution here")\nprint(root)')
-    assert student.cells[4].source == "# Tests: exercise syn-1 (1 point)\nassert double(2) == 4, 'double(2) should be 4'"
+    assert student.cells[4].source == (
+        "# Tests: exercise syn-1 (1 point)\nassert double(2) == 4, 'double(2) should be 4'")
     for before, after in zip(instructor.cells, student.cells, strict=True):
         assert after.get("id") == before.get("id") and after.cell_type == before.cell_type
         if before.cell_type == "code":
@@ -157,7 +174,8 @@ def test_student_version_stubs_solutions_drops_hidden_tests_keeps_the_rest():
     assert instructor.cells[1].outputs, "the instructor notebook itself is not modified"
     text = nbformat.writes(student)
     assert find_leaks(instructor, text) == []
-    assert "secret hidden message" not in text and "math.sqrt(2)" not in text and "2 * x" not in text
+    assert ("secret hidden message" not in text and "math.sqrt(2)" not in text
+            and "2 * x" not in text)
     assert find_leaks(instructor, nbformat.writes(instructor)), "the leak scan finds what is there"
 
 
@@ -206,7 +224,8 @@ def test_sync_rewrites_only_notebooks_out_of_step(tmp_path):
 
 
 def test_markdown_answers_are_stubbed_too():
-    cell = new_markdown_cell("Why?\n### BEGIN SOLUTION\nBecause weights are shared.\n### END SOLUTION")
+    cell = new_markdown_cell(
+        "Why?\n### BEGIN SOLUTION\nBecause weights are shared.\n### END SOLUTION")
     assert student_source(cell) == "Why?\nYOUR ANSWER HERE"
 
 
@@ -219,7 +238,8 @@ def test_assign_writes_student_notebooks_and_a_separate_bundle(tmp_path):
     nbformat.write(broken, folder / "98_broken.ipynb")
     out = tmp_path / "build" / "student"
     result = assign(sorted(folder.glob("*.ipynb")), tmp_path / "repo", out)
-    assert [p.relative_to(out).as_posix() for p in result.student_files] == ["notebooks/99_synthetic.ipynb"]
+    assert [p.relative_to(out).as_posix() for p in result.student_files] == [
+        "notebooks/99_synthetic.ipynb"]
     assert any("98_broken" in p and "never closed" in p for p in result.problems)
     assert result.bundle == tmp_path / "build" / "instructor" / "hidden_tests.json"
     bundle = json.loads(result.bundle.read_text())
@@ -230,7 +250,7 @@ def test_assign_writes_student_notebooks_and_a_separate_bundle(tmp_path):
         assign([folder / "99_synthetic.ipynb"], tmp_path / "repo", out, instructor_out=out / "x")
 
 
-# ----------------------------------------------------------------------------- the course's own notebooks (static, cheap)
+# ------------------------------------------------------- the course's own notebooks (static, cheap)
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_course_notebook_follows_the_exercise_format(path):
@@ -239,17 +259,20 @@ def test_course_notebook_follows_the_exercise_format(path):
     assert report.errors == [] and report.warnings == []
     exercises = find_exercises(nb, path.stem)
     minimum = 5 if path.parent.name == "labs" else 2
-    assert len(exercises) >= minimum, f"{path.name}: {len(exercises)} exercises, at least {minimum} expected"
+    assert len(exercises) >= minimum, (
+        f"{path.name}: {len(exercises)} exercises, at least {minimum} expected")
     assert untested_exercises(nb, path.stem) == []
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_grading_an_instructor_notebook_runs_exactly_its_own_cells(path, tmp_path):
     """The student's kernel runs the instructor's cells except the tests (plus a capture cell per
-    exercise), the reference run the same before each exercise cell, the clean room the test cells."""
+    exercise), the reference run the same before each exercise cell, the clean room the test
+    cells."""
     nb = nbformat.read(path, as_version=4)
     course_nb = load_course(path)[path.stem]
-    assert course_nb.path == path.relative_to(config.REPO_ROOT).as_posix()  # run from labs/ or notebooks/
+    # run from labs/ or notebooks/
+    assert course_nb.path == path.relative_to(config.REPO_ROOT).as_posix()
     prepared = grade_module.prepare(grade_module.read_submission(path), course_nb)
     others = [c.source for c in nb.cells if not _tests_header(c)]
     added = {*prepared.captures, prepared.snapshot}
@@ -275,7 +298,8 @@ def test_exercise_ids_are_unique_across_the_course(tmp_path):
     folder.mkdir()
     nbformat.write(synthetic_notebook(), folder / "98_one.ipynb")
     nbformat.write(synthetic_notebook(), folder / "99_two.ipynb")
-    with pytest.raises(ValueError, match="'syn-1' is used in both notebooks/98_one.ipynb and notebooks/99_two"):
+    with pytest.raises(ValueError, match="'syn-1' is used in both notebooks/98_one.ipynb and "
+                                         "notebooks/99_two"):
         load_course(tmp_path)
 
 
@@ -301,7 +325,8 @@ def test_make_student_target_uses_assign():
 
 # ----------------------------------------------------------------------------- grading (kernels)
 
-def test_grader_survives_bad_submissions_and_is_not_fooled(tmp_path, synthetic_course, monkeypatch):
+def test_grader_survives_bad_submissions_and_is_not_fooled(tmp_path, synthetic_course,
+                                                           monkeypatch):
     """One run of the CLI over many kinds of submissions, two at a time."""
     subs = tmp_path / "subs"
     subs.mkdir()
@@ -311,9 +336,11 @@ def test_grader_survives_bad_submissions_and_is_not_fooled(tmp_path, synthetic_c
     # passes the visible tests, not the hidden ones, and replaced a test cell by `pass`
     variant(subs / "wrong.ipynb", double="def double(x):\n    return abs(2 * x)", root="root = 1.5",
             tests="# Tests: exercise syn-1 (1 point)\npass")
-    variant(subs / "slow.ipynb", double="def double(x):\n    while True:\n        pass", root=GOOD["root"])
+    variant(subs / "slow.ipynb", double="def double(x):\n    while True:\n        pass",
+            root=GOOD["root"])
     # deletes its working folder (and survives it), then ends its own kernel
-    variant(subs / "killer.ipynb", double="import os, shutil\nshutil.rmtree(os.getcwd())\n" + GOOD["double"],
+    variant(subs / "killer.ipynb",
+            double="import os, shutil\nshutil.rmtree(os.getcwd())\n" + GOOD["double"],
             root="os._exit(1)")
     variant(subs / "transformer.ipynb", double="def double(x):\n    return 0\n"
             "get_ipython().input_transformers_cleanup.append(lambda lines: [])", root="root = 0")
@@ -330,9 +357,12 @@ def test_grader_survives_bad_submissions_and_is_not_fooled(tmp_path, synthetic_c
     scores = {os.path.basename(k): (r["syn-1"], r["syn-2"], r["total"]) for k, r in rows.items()}
     assert scores["instructor.ipynb"] == ("1", "2", "3")
     assert scores["student.ipynb"] == ("0", "0", "0")
-    assert scores["wrong.ipynb"] == ("0", "0", "0")  # the instructor's tests ran, not the student's `pass`
-    assert scores["slow.ipynb"] == ("0", "2", "2")  # interrupted at the cell limit, the rest still graded
-    assert scores["transformer.ipynb"] == ("0", "0", "0")  # emptied test cells do not print the marker
+    # the instructor's tests ran, not the student's `pass`
+    assert scores["wrong.ipynb"] == ("0", "0", "0")
+    # interrupted at the cell limit, the rest still graded
+    assert scores["slow.ipynb"] == ("0", "2", "2")
+    # emptied test cells do not print the marker
+    assert scores["transformer.ipynb"] == ("0", "0", "0")
     assert scores["killer.ipynb"] == ("1", "0", "1")
     for bad in ("malformed.ipynb", "empty.ipynb", "unrelated.ipynb"):
         assert scores[bad] == ("", "", "0")
@@ -343,12 +373,14 @@ def test_grader_survives_bad_submissions_and_is_not_fooled(tmp_path, synthetic_c
     feedback = {p.name: p.read_text() for p in (tmp_path / "out" / "feedback").iterdir()}
     assert len(feedback) == len(rows) == 9
     wrong = feedback["subs__wrong.feedback.md"]
-    assert "a hidden test failed (AssertionError)" in wrong and "secret" not in wrong and "1.41421" not in wrong
+    assert ("a hidden test failed (AssertionError)" in wrong and "secret" not in wrong
+            and "1.41421" not in wrong)
     student = feedback["subs__student.feedback.md"]
     assert "**0 / 3**" in student and "NotImplementedError" in student
     assert "visible test failed, line 2: `assert double(2) == 4" in student
     assert "**3 / 3**" in feedback["subs__instructor.feedback.md"]
-    assert "not run: the notebook stopped before these tests" in feedback["subs__killer.feedback.md"]
+    assert ("not run: the notebook stopped before these tests"
+            in feedback["subs__killer.feedback.md"])
     assert "did not finish within the time limit" in feedback["subs__slow.feedback.md"]
 
 
@@ -424,32 +456,41 @@ def test_shards_merged_give_the_gradebook_of_one_run(tmp_path, synthetic_course,
 
 
 def test_an_endless_cell_is_cut_off_and_the_next_submission_graded(tmp_path, synthetic_course):
-    """A loop that even ignores the interrupt: stopped at the cell limit, graded, and the next one runs."""
+    """A loop that even ignores the interrupt: stopped at the cell limit, graded, and the next one
+    runs."""
     stuck = variant(tmp_path / "a_stuck.ipynb", root=GOOD["root"], double=(
-        "def double(x):\n    return 2 * x\nimport signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\n"
+        "def double(x):\n    return 2 * x\n"
+        "import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\n"
         "while True:\n    pass"))
     good = variant(tmp_path / "b_good.ipynb", **GOOD)
     start = time.monotonic()
-    grades = grade_submissions([stuck, good], synthetic_course, GradeSettings(cell_timeout=2, total_timeout=60),
+    grades = grade_submissions([stuck, good], synthetic_course,
+                               GradeSettings(cell_timeout=2, total_timeout=60),
                                jobs=1, progress=False)
     assert time.monotonic() - start < 60
     assert [g.total for g in grades] == [0, 3]
     assert "did not stop when interrupted" in "; ".join(grades[0].notes)
 
 
-def test_a_worker_past_the_total_limit_is_killed_with_its_kernel(tmp_path, synthetic_course, monkeypatch):
+def test_a_worker_past_the_total_limit_is_killed_with_its_kernel(tmp_path, synthetic_course,
+                                                                 monkeypatch):
     # The worker would stop at 60 s; make the grader's own limit 60 - 63 + 15 = 12 s instead.
     monkeypatch.setattr(grade_module, "WORKER_GRACE_S", -63)
     pid_file = tmp_path / "kernel.pid"
-    sleeper = variant(tmp_path / "sleeper.ipynb", **GOOD,
-                      extra=f"import os, time\nopen({str(pid_file)!r}, 'w').write(str(os.getpid()))\ntime.sleep(300)")
+    sleeper = variant(tmp_path / "sleeper.ipynb", **GOOD, extra=(
+        "import os, time\n"
+        f"open({str(pid_file)!r}, 'w').write(str(os.getpid()))\n"
+        "time.sleep(300)"))
     start = time.monotonic()
-    (grade,) = grade_submissions([sleeper], synthetic_course, GradeSettings(cell_timeout=200, total_timeout=60),
+    (grade,) = grade_submissions([sleeper], synthetic_course,
+                                 GradeSettings(cell_timeout=200, total_timeout=60),
                                  progress=False)
     assert time.monotonic() - start < 30
-    assert grade.total == 0 and any("the grader stopped this submission after 12 s" in n for n in grade.notes)
+    assert grade.total == 0 and any("the grader stopped this submission after 12 s" in n
+                                    for n in grade.notes)
     assert all("not run" in e.reason for e in grade.exercises)
-    if pid_file.exists():  # the kernel got as far as the sleeping cell (it does unless the machine is very busy)
+    # the kernel got as far as the sleeping cell (it does unless the machine is very busy)
+    if pid_file.exists():
         time.sleep(0.5)
         assert not _alive(int(pid_file.read_text())), "the kernel was killed too"
 
@@ -463,25 +504,31 @@ def _alive(pid):
 
 
 @pytest.mark.skipif(os.environ.get("CNNCOURSE_GRADE_ALL") != "1",
-                    reason="grades every course notebook for real (minutes); set CNNCOURSE_GRADE_ALL=1")
+                    reason="grades every course notebook for real (minutes); "
+                           "set CNNCOURSE_GRADE_ALL=1")
 def test_every_course_notebook_full_marks_and_its_student_version_zero(tmp_path, monkeypatch):
     monkeypatch.setenv("CNNCOURSE_FAST", "1")
     out = tmp_path / "student"
     assign(NOTEBOOKS, config.REPO_ROOT, out)
     students = [out / p.relative_to(config.REPO_ROOT) for p in NOTEBOOKS]
-    grades = grade_submissions([*NOTEBOOKS, *students], load_course(), GradeSettings(cell_timeout=600,
-                               total_timeout=1200), jobs=int(os.environ.get("CNNCOURSE_GRADE_JOBS", "2")))
+    grades = grade_submissions([*NOTEBOOKS, *students], load_course(),
+                               GradeSettings(cell_timeout=600, total_timeout=1200),
+                               jobs=int(os.environ.get("CNNCOURSE_GRADE_JOBS", "2")))
     for g in grades:
         print(f"{g.submission}: {g.total:g}/{g.max_total:g} in {g.seconds:.0f} s")
     for g in grades[: len(NOTEBOOKS)]:
-        assert g.total == g.max_total > 0, (g.submission, [(e.id, e.reason) for e in g.exercises], g.notes)
+        assert g.total == g.max_total > 0, (
+            g.submission, [(e.id, e.reason) for e in g.exercises], g.notes)
     for g in grades[len(NOTEBOOKS):]:
-        assert g.total == 0 and g.max_total > 0, (g.submission, [(e.id, e.reason) for e in g.exercises if e.points])
+        assert g.total == 0 and g.max_total > 0, (
+            g.submission, [(e.id, e.reason) for e in g.exercises if e.points])
 
 
-def test_an_exercise_cell_whose_first_line_was_changed_is_found_by_its_cell_id(tmp_path, synthetic_course):
+def test_an_exercise_cell_whose_first_line_was_changed_is_found_by_its_cell_id(
+        tmp_path, synthetic_course):
     path = variant(tmp_path / "renamed.ipynb", first_line="# my answer", root=GOOD["root"])
-    prepared = grade_module.prepare(grade_module.read_submission(path), synthetic_course["99_synthetic"])
+    prepared = grade_module.prepare(grade_module.read_submission(path),
+                                    synthetic_course["99_synthetic"])
     assert sorted(prepared.captures.values()) == ["syn-1", "syn-2"] and not prepared.missing
     syn1 = next(i for i, e in prepared.captures.items() if e == "syn-1")
     assert prepared.nb.cells[syn1 - 1].source.startswith("# my answer")
@@ -489,7 +536,8 @@ def test_an_exercise_cell_whose_first_line_was_changed_is_found_by_its_cell_id(t
     nb = nbformat.read(path, as_version=4)
     nb.cells[3].id = "another-id"
     nbformat.write(nb, path)
-    prepared = grade_module.prepare(grade_module.read_submission(path), synthetic_course["99_synthetic"])
+    prepared = grade_module.prepare(grade_module.read_submission(path),
+                                    synthetic_course["99_synthetic"])
     assert "no cell starting with '# Exercise syn-1'" in prepared.missing["syn-1"]
 
 
@@ -507,6 +555,7 @@ def test_a_colab_download_is_read_and_prepared(tmp_path, synthetic_course):
     path.write_text(json.dumps(data))
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        prepared = grade_module.prepare(grade_module.read_submission(path), synthetic_course["99_synthetic"])
+        prepared = grade_module.prepare(grade_module.read_submission(path),
+                                        synthetic_course["99_synthetic"])
         nbformat.validate(nbformat.reads(nbformat.writes(prepared.nb), as_version=4))
     assert sorted(prepared.captures.values()) == ["syn-1", "syn-2"] and not prepared.missing
