@@ -227,6 +227,31 @@ def _add_grade_parser(sub) -> None:
     p.set_defaults(func=_grade)
 
 
+def _add_assign_parser(sub) -> None:
+    p = sub.add_parser("assign", help="write student versions of the notebooks")
+    p.add_argument("notebooks", nargs="*", type=Path,
+                   help="only these course notebooks (default: all)")
+    p.add_argument("--out", type=Path, default=Path("build/student"),
+                   help="student notebooks, same relative paths (default: build/student)")
+    p.add_argument("--instructor-out", type=Path, default=None,
+                   help="folder for the instructor's test bundle hidden_tests.json "
+                        "(default: 'instructor' next to --out, e.g. build/instructor)")
+    p.add_argument("--sync-nbgrader", action="store_true",
+                   help="instead: write nbgrader's cell metadata into the instructor notebooks")
+    p.set_defaults(func=_assign)
+
+
+def _add_check_parser(sub) -> None:
+    p = sub.add_parser("check", help="check your notebook before handing it in: its visible tests, "
+                                     "run as the grader runs them")
+    p.add_argument("notebook", type=Path)
+    p.add_argument("--timeout", type=int, default=600, help="seconds per cell (default: 600)")
+    p.add_argument("--total-timeout", type=int, default=3600,
+                   help="seconds for the whole notebook (default: 3600)")
+    p.add_argument("--fast", action="store_true", help="fast mode (CNNCOURSE_FAST=1)")
+    p.set_defaults(func=_check)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m cnncourse", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -252,28 +277,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_lab_parser(sub)
 
-    p = sub.add_parser("assign", help="write student versions of the notebooks")
-    p.add_argument("notebooks", nargs="*", type=Path,
-                   help="only these course notebooks (default: all)")
-    p.add_argument("--out", type=Path, default=Path("build/student"),
-                   help="student notebooks, same relative paths (default: build/student)")
-    p.add_argument("--instructor-out", type=Path, default=None,
-                   help="folder for the instructor's test bundle hidden_tests.json "
-                        "(default: 'instructor' next to --out, e.g. build/instructor)")
-    p.add_argument("--sync-nbgrader", action="store_true",
-                   help="instead: write nbgrader's cell metadata into the instructor notebooks")
-    p.set_defaults(func=_assign)
+    _add_assign_parser(sub)
 
     _add_grade_parser(sub)
 
-    p = sub.add_parser("check", help="check your notebook before handing it in: its visible tests, "
-                                     "run as the grader runs them")
-    p.add_argument("notebook", type=Path)
-    p.add_argument("--timeout", type=int, default=600, help="seconds per cell (default: 600)")
-    p.add_argument("--total-timeout", type=int, default=3600,
-                   help="seconds for the whole notebook (default: 3600)")
-    p.add_argument("--fast", action="store_true", help="fast mode (CNNCOURSE_FAST=1)")
-    p.set_defaults(func=_check)
+    _add_check_parser(sub)
 
     p = sub.add_parser("student-edition",
                        help="write the student edition: student notebooks, package, data")

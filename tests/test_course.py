@@ -173,6 +173,9 @@ MEASURED_ASSERTS = {
     "    assert width_acc[1] < ceiling + 0.03  # (+3 points: luck on a finite test set)",
     # 08, synthetic only (measured)
     "    assert width_acc[3] > ceiling + 0.03 and width_acc[3] > 0.97",
+    # 03, ex03-2's hidden test: a fresh copy, one epoch on 2,000 digits; measured 70-78% over 4
+    # seeds in fast mode (chance is 10%)
+    'assert _accuracy > 0.5, f"one epoch on 2,000 digits gave {_accuracy:.1%}"',
     # lab: a bootstrap CI holds its centre
     'assert t["roc_auc_ci95"][0] <= t["roc_auc"] <= t["roc_auc_ci95"][1]',
 }
