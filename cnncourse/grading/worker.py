@@ -430,7 +430,8 @@ async def _judge_capture(job: Job, room: Kernel, channel: Channel, exercise: str
 async def _run_student(job: Job, student: Kernel, room: Kernel, channel: Channel) -> None:
     """The submission's cells one by one, each capture followed by its judgement."""
     captures = {int(k): v for k, v in job.spec["captures"].items()}
-    grader_cells = {*captures, *_snapshot_cells(job.spec)}
+    snapshots = _snapshot_cells(job.spec)
+    grader_cells = {*captures, *snapshots}
     for index, cell in job.code_cells():
         if index == channel.index:
             continue
@@ -443,7 +444,7 @@ async def _run_student(job: Job, student: Kernel, room: Kernel, channel: Channel
             job.result.timings.handover += time.monotonic() - began
         else:
             job.result.timings.cells += time.monotonic() - began
-        if index in _snapshot_cells(job.spec):  # ran before student code: grader output
+        if index in snapshots:  # ran before student code: grader output
             _read_references(job, record)
         if job.stopped(student, index, record):
             break
