@@ -24,15 +24,15 @@ TARGET_PREFIX = "Target:"
 COURSE_FOLDERS = ("notebooks", "labs")
 
 
-def key_figure(label: str, value, note: str = "") -> str:
+def key_figure(label: str, value, note: str = "") -> None:
     """Print the notebook's headline number in the form the course summary collects.
 
-    >>> key_figure("convnet test accuracy", "98.1%", "MNIST sample") and None
+    Returns nothing, so a cell that ends with it shows the line once (no ``Out[..]`` echo).
+
+    >>> key_figure("convnet test accuracy", "98.1%", "MNIST sample")
     Key figure: convnet test accuracy = 98.1% (MNIST sample)
     """
-    line = f"{KEY_FIGURE_PREFIX} {label} = {value}" + (f" ({note})" if note else "")
-    print(line)
-    return line
+    print(f"{KEY_FIGURE_PREFIX} {label} = {value}" + (f" ({note})" if note else ""))
 
 
 def target(label: str, value: float, goal: float, *, enforce: bool = False, note: str = "",

@@ -35,6 +35,8 @@ def test_runner_reports_failures_with_cell_and_keeps_going(tmp_path, monkeypatch
     assert (out / "02_works.html").exists() and (out / "01_fails.ipynb").exists()
     index = (out / "index.html").read_text()
     assert "cell 1: ValueError: broken on purpose" in index and "answer = 42 (fast mode)" in index
+    works = nbformat.read(out / "02_works.ipynb", as_version=4).cells[0]
+    assert [o.output_type for o in works.outputs] == ["stream"], "the key figure is shown once"
 
 
 # Imports TensorFlow (which prints its oneDNN notice at import unless oneDNN is off) and reports
